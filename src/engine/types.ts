@@ -1,0 +1,130 @@
+import type { BillingModel, ProviderServer } from '../providers/types.js';
+import type { QueueInfo, WoodpeckerAgent } from '../woodpecker/types.js';
+
+/**
+ * `upstream` reproduces woodpecker-ci/autoscaler's decisions (with the safety fixes every policy gets);
+ * `default` adds ours: booting agents count as incoming capacity, owned servers count against max-agents,
+ * and a fast queue poll triggers scale-up between reconciles.
+ */
+export type Policy = 'default' | 'upstream';
+
+export interface EngineConfig {
+  policy: Policy;
+  poolId: string;
+  minAgents: number;
+  maxAgents: number;
+  workflowsPerAgent: number;
+  /** All durations in milliseconds. */
+  reconciliationInterval: number;
+  agentInactivityTimeout: number;
+  agentIdleTimeout: number;
+  agentBillingTeardownMargin: number;
+  /** Anything (agent or server) younger than this is never treated as dangling. */
+  danglingGrace: number;
+  billingModel: BillingModel;
+}
+
+/** What one tick observed. `servers` is undefined when the provider list could not be read. */
+export interface Observation {
+  /** unix ms */
+  now: number;
+  /** Every agent on the server (all pages); the planner picks the pool's own. */
+  agents: readonly WoodpeckerAgent[];
+  queue: QueueInfo;
+  servers: readonly ProviderServer[] | undefined;
+}
+
+/** State the engine carries between ticks (admin controls and back-off). Plain data, replaced, never mutated. */
+export interface EngineMemory {
+  /** Admin pause: no scale-up or scale-down decisions; clean-up of orphans still runs. */
+  paused: boolean;
+  /** Agent names an admin cordoned: never drained or removed by scaling. */
+  cordoned: readonly string[];
+  /** Agent names an admin asked to drain now. */
+  drainRequested: readonly string[];
+  /** Consecutive failed provisions (deploy errors, servers that ended `failed`, agents that never connected). */
+  provisionFailures: number;
+  /** unix ms until which no new server is created (back-off after failures). */
+  createBlockedUntil: number;
+}
+
+export const initialMemory: EngineMemory = {
+  paused: false,
+  cordoned: [],
+  drainRequested: [],
+  provisionFailures: 0,
+  createBlockedUntil: 0,
+};
+
+/** Machine-readable reasons. Every action carries one, plus a human sentence. */
+export type ReasonCode =
+  | 'pending-work' // queue needs more slots than available
+  | 'min-agents' // pool below min-agents
+  | 'excess-capacity' // more slots than work
+  | 'above-max-agents' // pool above max-agents
+  | 'idle-timeout' // per-second billing: idle long enough
+  | 'billing-window' // hourly billing: in the teardown window before the next paid hour
+  | 'drained' // drained agent with no running tasks
+  | 'admin-drain' // operator asked for it
+  | 'stale' // no contact for agent-inactivity-timeout
+  | 'server-missing' // agent registered, but its server is gone on the provider
+  | 'agent-missing' // server exists, but no agent with its name on Woodpecker
+  | 'server-failed'; // provider reports the server as failed (blocked, unpaid, …)
+
+export interface Reason {
+  code: ReasonCode;
+  message: string;
+}
+
+export interface AgentRef {
+  id: number;
+  name: string;
+}
+
+export type Action =
+  /** Register an agent on Woodpecker, then create its server. The executor picks the name. */
+  | { kind: 'create'; reason: Reason }
+  /** PATCH no_schedule=false on a drained agent. */
+  | { kind: 'reactivate'; agent: AgentRef; reason: Reason }
+  /** PATCH no_schedule=true. */
+  | { kind: 'drain'; agent: AgentRef; reason: Reason }
+  /** Remove the server, then delete the agent; only when it has no running tasks (re-checked before acting). */
+  | { kind: 'remove-agent'; agent: AgentRef; reason: Reason }
+  /** Remove a server that has no agent (never touches anything without our markers: the provider guarantees it). */
+  | { kind: 'remove-server'; name: string; reason: Reason }
+  /** Delete an agent whose server is gone; only when it has no running tasks. */
+  | { kind: 'delete-agent'; agent: AgentRef; reason: Reason };
+
+export type ActionKind = Action['kind'];
+
+/** The numbers behind a plan, for logs, metrics and the status page. */
+export interface PlanSummary {
+  poolAgents: number;
+  /** Pool agents that are schedulable (not drained). */
+  active: number;
+  drained: number;
+  /** Pool agents that never contacted the server yet (booting). */
+  booting: number;
+  /** Owned servers by state. */
+  servers: Record<'booting' | 'running' | 'failed' | 'deleting', number>;
+  freeSlots: number;
+  runningTasks: number;
+  pendingTasks: number;
+  /** ceil((free+running)/WPA) [+ booting agents in the default policy] */
+  available: number;
+  required: number;
+  /** Positive: agents to add; negative: agents to drain. */
+  delta: number;
+  /** Agents the pool should have after this tick. */
+  desired: number;
+}
+
+export interface Plan {
+  actions: Action[];
+  summary: PlanSummary;
+  /** Sentences explaining decisions that produced no action (e.g. "create held back: back-off until …"). */
+  notes: string[];
+}
+
+/** `full` = every stage; `scale-up` = the fast queue poll path, which only adds capacity. */
+export type PlanMode = 'full' | 'scale-up';

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
+import type { OptionSpec, OptionValues } from '../config/types.js';
+
+/**
+ * How the cloud bills a server. It changes when an idle agent is torn down (reference §4.10):
+ * - `per-second`: drain and remove after `agent-idle-timeout` without work;
+ * - `hourly`: every started hour is paid, so an idle agent is kept until the teardown window before its next
+ *   paid-hour boundary (anchored at its creation time).
+ */
+export type BillingModel = 'per-second' | 'hourly';
+
+/** Coarse server state the engine reasons about. */
+export type ServerState = 'booting' | 'running' | 'failed' | 'deleting';
+
+export interface ProviderServer {
+  /** Provider-side id (opaque to the engine). */
+  id: string;
+  /** Equals the agent name (`pool-<id>-agent-<rand>`). */
+  name: string;
+  /** Creation time, unix ms. */
+  createdAt: number;
+  state: ServerState;
+  /** The provider's own status word, for humans (e.g. `installing`, `on`, `no_paid`). */
+  status: string;
+  publicIpv4?: string;
+}
+
+export interface DeployAgent {
+  id: number;
+  name: string;
+  /** Per-agent secret; goes only into user-data, never into logs. */
+  token: string;
+}
+
+export interface DeployRequest {
+  agent: DeployAgent;
+  /** Rendered cloud-init user-data (contains the agent token). */
+  userData: string;
+}
+
+export type RemoveResult = 'removed' | 'not-found';
+
+export interface SweepResult {
+  /** Human-readable names of the billed leftovers that were deleted (e.g. `floating-ip 1.2.3.4`). */
+  deleted: string[];
+}
+
+export interface PriceInfo {
+  /** Price of one agent server per hour, in `currency`. */
+  perHour: number;
+  currency: string;
+  /** What the price is for, e.g. `preset 2453 (2 CPU / 4 GB / 50 GB)`. */
+  description: string;
+}
+
+/**
+ * The provider contract. Everything the engine knows about servers comes from `list()`.
+ * - `deploy` creates exactly one server named `agent.name`; it must never create a second one for the same name
+ *   (look before you create again after an ambiguous failure).
+ * - `remove(name)` is idempotent: a server that is already gone is `not-found`, not an error. It must only ever
+ *   touch servers that carry this pool's ownership markers.
+ * - `list()` returns this pool's servers INCLUDING booting ones; it throws when the list cannot be read.
+ */
+export interface Provider {
+  readonly name: string;
+  readonly billingModel: BillingModel;
+  /** Commands that run in cloud-init before the agent starts (metadata blackhole). */
+  readonly preExec: readonly string[];
+  readonly postExec: readonly string[];
+  deploy(req: DeployRequest, signal?: AbortSignal): Promise<ProviderServer>;
+  remove(name: string, signal?: AbortSignal): Promise<RemoveResult>;
+  list(signal?: AbortSignal): Promise<ProviderServer[]>;
+  /** Periodic clean-up of billed leftovers the provider owns (e.g. unattached floating IPs). Optional. */
+  sweep?(signal?: AbortSignal): Promise<SweepResult>;
+  /** Price of one agent server, for cost estimates. Optional. */
+  price?(): PriceInfo | undefined;
+}
+
+/** What a provider factory receives. */
+export interface ProviderContext {
+  poolId: string;
+  /** Values of this provider's own options (see `ProviderDefinition.options`). */
+  values: OptionValues;
+  fetch: FetchFn;
+  clock: Clock;
+  random: RandomFn;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+export interface ProviderDefinition {
+  name: string;
+  description: string;
+  /** The provider's flags; they join the one configuration table (help, docs, env, validation). */
+  options: readonly OptionSpec[];
+  /** Validates options and resolves cloud resources at start-up; throws a ConfigError on a wrong value. */
+  create(ctx: ProviderContext): Promise<Provider>;
+}
