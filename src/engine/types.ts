@@ -46,6 +46,8 @@ export interface EngineMemory {
   provisionFailures: number;
   /** unix ms until which no new server is created (back-off after failures). */
   createBlockedUntil: number;
+  /** unix ms of the last failed provision (0 = none). */
+  lastFailureAt: number;
 }
 
 export const initialMemory: EngineMemory = {
@@ -54,6 +56,7 @@ export const initialMemory: EngineMemory = {
   drainRequested: [],
   provisionFailures: 0,
   createBlockedUntil: 0,
+  lastFailureAt: 0,
 };
 
 /** Machine-readable reasons. Every action carries one, plus a human sentence. */

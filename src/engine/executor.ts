@@ -1,0 +1,188 @@
+import type { Logger } from 'pino';
+import type { DeployAgent, Provider } from '../providers/types.js';
+import type { RandomFn } from '../util/clock.js';
+import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../woodpecker/types.js';
+import { newAgentName } from './pool.js';
+import type { Action } from './types.js';
+
+/** The part of the Woodpecker REST client the engine uses (implemented by WoodpeckerClient). */
+export interface WoodpeckerApi {
+  queueInfo(signal?: AbortSignal): Promise<QueueInfo>;
+  listAgents(signal?: AbortSignal): Promise<WoodpeckerAgent[]>;
+  createAgent(name: string, signal?: AbortSignal): Promise<WoodpeckerAgent>;
+  updateAgent(a: { id: number; name: string; no_schedule: boolean }, signal?: AbortSignal): Promise<WoodpeckerAgent>;
+  deleteAgent(id: number, signal?: AbortSignal): Promise<'deleted' | 'has-running-tasks' | 'not-found'>;
+  agentTasks(id: number, signal?: AbortSignal): Promise<WoodpeckerTask[]>;
+}
+
+export type Outcome = 'done' | 'skipped' | 'failed' | 'dry-run';
+
+export interface ActionResult {
+  action: Action;
+  outcome: Outcome;
+  /** The agent/server name the action was about (for `create`: the new name). */
+  name: string;
+  /** Why it was skipped or what failed, for humans. */
+  detail?: string;
+  error?: Error;
+  durationMs: number;
+}
+
+export interface ExecutorDeps {
+  woodpecker: WoodpeckerApi;
+  provider: Provider;
+  poolId: string;
+  random: RandomFn;
+  logger: Logger;
+  /** Renders the cloud-init user-data for a freshly registered agent. */
+  renderUserData: (agent: DeployAgent) => string;
+  /** Wall time for durations (ms); real or virtual. */
+  now: () => number;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+function errorOf(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Names of the action's subject, before it runs. */
+export function subjectOf(action: Action): string {
+  switch (action.kind) {
+    case 'create':
+      return '(new agent)';
+    case 'remove-server':
+      return action.name;
+    default:
+      return action.agent.name;
+  }
+}
+
+/**
+ * Performs planned actions in order. Every action runs even when an earlier one failed (errors are collected
+ * in the results), except that a failed create stops the remaining creates of this tick: the next ones would
+ * fail the same way. Removals re-check the agent's running tasks right before acting.
+ */
+export async function execute(
+  actions: readonly Action[],
+  deps: ExecutorDeps,
+  taken: ReadonlySet<string>,
+): Promise<ActionResult[]> {
+  const results: ActionResult[] = [];
+  const names = new Set(taken);
+  let createFailed = false;
+  for (const action of actions) {
+    if (deps.signal?.aborted) break;
+    const started = deps.now();
+    const log = deps.logger.child({ action: action.kind, reason: action.reason.code });
+    if (deps.dryRun) {
+      log.info({ agent: subjectOf(action) }, `dry run: would ${action.kind}: ${action.reason.message}`);
+      results.push({ action, outcome: 'dry-run', name: subjectOf(action), durationMs: 0 });
+      continue;
+    }
+    if (action.kind === 'create' && createFailed) {
+      results.push({
+        action,
+        outcome: 'skipped',
+        name: subjectOf(action),
+        detail: 'an earlier create failed this tick',
+        durationMs: 0,
+      });
+      continue;
+    }
+    let result: Omit<ActionResult, 'durationMs' | 'action'>;
+    try {
+      result = await runOne(action, deps, names);
+    } catch (e) {
+      result = { outcome: 'failed', name: subjectOf(action), error: errorOf(e), detail: errorOf(e).message };
+    }
+    if (action.kind === 'create' && result.outcome === 'failed') createFailed = true;
+    const full: ActionResult = { action, ...result, durationMs: deps.now() - started };
+    results.push(full);
+    const fields = { agent: full.name, outcome: full.outcome, durationMs: full.durationMs };
+    if (full.outcome === 'failed') log.error({ ...fields, err: full.detail }, `${action.kind} failed: ${action.reason.message}`);
+    else if (full.outcome === 'skipped') log.warn({ ...fields, detail: full.detail }, `${action.kind} skipped: ${full.detail ?? ''}`);
+    else log.info(fields, `${action.kind}: ${action.reason.message}`);
+  }
+  return results;
+}
+
+async function hasRunningTasks(deps: ExecutorDeps, id: number): Promise<number> {
+  const tasks = await deps.woodpecker.agentTasks(id, deps.signal);
+  return tasks.length;
+}
+
+async function runOne(
+  action: Action,
+  deps: ExecutorDeps,
+  names: Set<string>,
+): Promise<Omit<ActionResult, 'durationMs' | 'action'>> {
+  const { woodpecker, provider, signal } = deps;
+  switch (action.kind) {
+    case 'create': {
+      const name = newAgentName(deps.poolId, deps.random, names);
+      names.add(name);
+      const agent = await woodpecker.createAgent(name, signal);
+      if (agent.name !== name) {
+        // The server must keep the name we gave (a wrong Content-Type makes it blank): never deploy a server
+        // that cannot be matched to its agent.
+        await woodpecker.deleteAgent(agent.id, signal).catch(() => undefined);
+        throw new Error(`the server registered the agent as "${agent.name}" instead of "${name}"`);
+      }
+      const deployAgent: DeployAgent = { id: agent.id, name: agent.name, token: agent.token };
+      try {
+        await provider.deploy({ agent: deployAgent, userData: deps.renderUserData(deployAgent) }, signal);
+      } catch (e) {
+        // The provider looked before failing, so no server exists for this name (or the dangling clean-up
+        // removes it after the grace period). Unregister the agent now so it does not count as capacity.
+        await woodpecker.deleteAgent(agent.id, signal).catch(() => undefined);
+        throw errorOf(e);
+      }
+      return { outcome: 'done', name };
+    }
+    case 'reactivate':
+    case 'drain': {
+      await woodpecker.updateAgent(
+        { id: action.agent.id, name: action.agent.name, no_schedule: action.kind === 'drain' },
+        signal,
+      );
+      return { outcome: 'done', name: action.agent.name };
+    }
+    case 'remove-agent': {
+      const busy = await hasRunningTasks(deps, action.agent.id);
+      if (busy > 0) {
+        return { outcome: 'skipped', name: action.agent.name, detail: `agent is still processing workload (${busy} task(s))` };
+      }
+      // Upstream order: the server first, then the agent record.
+      const removed = await provider.remove(action.agent.name, signal);
+      const deleted = await woodpecker.deleteAgent(action.agent.id, signal);
+      if (deleted === 'has-running-tasks') {
+        return {
+          outcome: 'failed',
+          name: action.agent.name,
+          detail: 'server removed, but Woodpecker refused to delete the agent: it has running tasks',
+        };
+      }
+      return {
+        outcome: 'done',
+        name: action.agent.name,
+        detail: removed === 'not-found' ? 'server was already gone' : undefined,
+      };
+    }
+    case 'delete-agent': {
+      const busy = await hasRunningTasks(deps, action.agent.id);
+      if (busy > 0) {
+        return { outcome: 'skipped', name: action.agent.name, detail: `agent is still processing workload (${busy} task(s))` };
+      }
+      const deleted = await woodpecker.deleteAgent(action.agent.id, signal);
+      if (deleted === 'has-running-tasks') {
+        return { outcome: 'skipped', name: action.agent.name, detail: 'Woodpecker says the agent has running tasks' };
+      }
+      return { outcome: 'done', name: action.agent.name };
+    }
+    case 'remove-server': {
+      const removed = await provider.remove(action.name, signal);
+      return { outcome: 'done', name: action.name, detail: removed === 'not-found' ? 'server was already gone' : undefined };
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
+import type { WoodpeckerApi } from './executor.js';
+import type { Reconciler, TickReport } from './reconciler.js';
+
+export interface LoopOptions {
+  reconciler: Reconciler;
+  woodpecker: Pick<WoodpeckerApi, 'queueInfo'>;
+  clock: Clock;
+  logger: Logger;
+  /** Full reconcile period (ms). */
+  interval: number;
+  /** Cheap queue poll period (ms) that triggers a scale-up tick when work is pending; 0 disables. */
+  queuePollInterval: number;
+  /**
+   * Stops the loop. The tick in progress is finished first (its requests are not aborted: a create or delete
+   * must never be cut in half by a shutdown).
+   */
+  signal: AbortSignal;
+}
+
+function sleepUntilAborted(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return clock.sleep(ms, signal).catch(() => undefined);
+}
+
+/**
+ * The daemon loop: a full reconcile right at start, then every `interval`; between them, a queue poll every
+ * `queuePollInterval` runs a scale-up-only tick when workflows are pending. Ticks never overlap (it is one
+ * sequential loop). Returns when `signal` aborts, after the current tick.
+ */
+export async function runLoop(opts: LoopOptions): Promise<void> {
+  const { reconciler, clock, logger, signal } = opts;
+  let nextFull = clock.now();
+  let nextPoll = opts.queuePollInterval > 0 ? clock.now() + opts.queuePollInterval : Infinity;
+  while (!signal.aborted) {
+    const now = clock.now();
+    if (now >= nextFull) {
+      nextFull = now + opts.interval;
+      await safeTick(reconciler, 'full', logger);
+      // A full tick also covers the poll.
+      if (opts.queuePollInterval > 0) nextPoll = clock.now() + opts.queuePollInterval;
+    } else if (now >= nextPoll) {
+      nextPoll = now + opts.queuePollInterval;
+      try {
+        const q = await opts.woodpecker.queueInfo();
+        if (q.stats.pending_count > 0) await safeTick(reconciler, 'scale-up', logger);
+      } catch (e) {
+        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'queue poll failed');
+      }
+    }
+    if (signal.aborted) break;
+    const wait = Math.min(nextFull, nextPoll) - clock.now();
+    if (wait > 0) await sleepUntilAborted(clock, wait, signal);
+  }
+  logger.info('autoscaler loop stopped');
+}
+
+async function safeTick(reconciler: Reconciler, mode: 'full' | 'scale-up', logger: Logger): Promise<TickReport | undefined> {
+  try {
+    const report = await reconciler.tick(mode);
+    if (!report.ok) logger.warn({ mode, errors: report.errors }, 'reconciliation finished with errors');
+    return report;
+  } catch (e) {
+    logger.error({ mode, err: e instanceof Error ? e.message : String(e) }, 'reconciliation failed');
+    return undefined;
+  }
+}

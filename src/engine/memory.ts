@@ -1,0 +1,58 @@
+import type { ActionResult } from './executor.js';
+import type { EngineMemory, Observation } from './types.js';
+import { poolNamePattern } from './pool.js';
+
+export const BACKOFF_BASE_MS = 15_000;
+export const BACKOFF_MAX_MS = 15 * 60_000;
+
+/** Back-off after `failures` consecutive failed provisions: 15 s, 30 s, 1 m, … up to 15 m. */
+export function backoffFor(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
+}
+
+/** Is this result evidence that provisioning is broken (bad preset, broken user-data, unpaid account…)? */
+function isProvisionFailure(r: ActionResult): boolean {
+  if (r.action.kind === 'create') return r.outcome === 'failed';
+  if (r.outcome !== 'done') return false;
+  if (r.action.reason.code === 'server-failed') return true;
+  // An agent removed as stale that never connected: its server booted (or not) but the agent never came up.
+  return r.action.reason.code === 'stale' && r.action.reason.message.startsWith('agent never connected');
+}
+
+/**
+ * The memory after a tick: failures extend the create back-off; an agent of the pool that made contact after it
+ * was created proves provisioning works again and resets it. Admin drain requests are forgotten once the agent
+ * is gone. Pure.
+ */
+export function nextMemory(
+  memory: EngineMemory,
+  obs: Observation,
+  results: readonly ActionResult[],
+  poolId: string,
+): EngineMemory {
+  let failures = memory.provisionFailures;
+  let { createBlockedUntil, lastFailureAt } = memory;
+  const re = poolNamePattern(poolId);
+  const pool = obs.agents.filter((a) => re.test(a.name));
+  // Success evidence: an agent created after the last failure has connected.
+  if (failures > 0 && pool.some((a) => a.last_contact !== 0 && a.created * 1000 >= lastFailureAt)) {
+    failures = 0;
+    createBlockedUntil = 0;
+  }
+  const newFailures = results.filter(isProvisionFailure).length;
+  if (newFailures > 0) {
+    failures += newFailures;
+    lastFailureAt = obs.now;
+    createBlockedUntil = obs.now + backoffFor(failures);
+  }
+  const names = new Set(pool.map((a) => a.name));
+  const drainRequested = memory.drainRequested.filter((n) => names.has(n));
+  return {
+    ...memory,
+    provisionFailures: failures,
+    createBlockedUntil,
+    lastFailureAt,
+    drainRequested,
+  };
+}

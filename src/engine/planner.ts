@@ -1,0 +1,409 @@
+import type { ProviderServer } from '../providers/types.js';
+import type { WoodpeckerAgent } from '../woodpecker/types.js';
+import { poolNamePattern } from './pool.js';
+import type {
+  Action,
+  AgentRef,
+  EngineConfig,
+  EngineMemory,
+  Observation,
+  Plan,
+  PlanMode,
+  PlanSummary,
+  Reason,
+} from './types.js';
+
+/**
+ * The planner: a pure function of what a tick observed. It reproduces the Go autoscaler's stages in order
+ * (scale up or drain, dangling clean-up, stale clean-up, drained removal; reference §4.3) on an in-memory copy
+ * of the pool, so later stages see what earlier ones decided, and returns the actions with their reasons.
+ * Nothing here performs I/O or reads a clock.
+ */
+export function plan(obs: Observation, cfg: EngineConfig, memory: EngineMemory, mode: PlanMode = 'full'): Plan {
+  const p = new Planner(obs, cfg, memory);
+  return p.run(mode);
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Hourly billing: is the agent inside the teardown window before its next paid-hour boundary (anchored at its
+ * creation)? window = billing margin + reconciliation interval (reference §4.10).
+ */
+export function inTeardownWindow(agent: Pick<WoodpeckerAgent, 'created'>, cfg: EngineConfig, now: number): boolean {
+  if (agent.created === 0) return false;
+  const age = now - agent.created * 1000;
+  if (age < 0) return false;
+  const window = cfg.agentBillingTeardownMargin + cfg.reconciliationInterval;
+  if (window >= HOUR) return true;
+  return age % HOUR >= HOUR - window;
+}
+
+/** The upstream scaling formula (reference §4.2), with booting agents as capacity in the default policy. */
+export function calcDelta(
+  input: { free: number; running: number; pending: number; active: number; booting: number },
+  cfg: Pick<EngineConfig, 'workflowsPerAgent' | 'minAgents' | 'maxAgents' | 'policy'>,
+): { available: number; required: number; delta: number } {
+  const wpa = cfg.workflowsPerAgent;
+  let available = Math.ceil((input.free + input.running) / wpa);
+  if (cfg.policy === 'default') available += input.booting;
+  const required = Math.ceil((input.pending + input.running) / wpa);
+  const maxUp = cfg.maxAgents - input.active;
+  const maxDown = input.active - cfg.minAgents;
+  let delta = Math.ceil(required - available);
+  delta = Math.max(delta, -maxDown);
+  delta = Math.min(delta, maxUp);
+  return { available, required, delta };
+}
+
+interface PoolAgent {
+  agent: WoodpeckerAgent;
+  noSchedule: boolean;
+  /** planned for removal: later stages skip it (the fixed list bug, reference §4.7) */
+  removed: boolean;
+  /** drained by a decision of this tick */
+  drainedNow: boolean;
+  runningTasks: number;
+}
+
+function ref(a: WoodpeckerAgent): AgentRef {
+  return { id: a.id, name: a.name };
+}
+
+function reason(code: Reason['code'], message: string): Reason {
+  return { code, message };
+}
+
+function fmtDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  return `${Math.round(s / 60)}m`;
+}
+
+class Planner {
+  private readonly actions: Action[] = [];
+  private readonly notes: string[] = [];
+  private readonly pool: PoolAgent[];
+  private readonly servers: readonly ProviderServer[] | undefined;
+  private readonly now: number;
+  private readonly cordoned: ReadonlySet<string>;
+
+  constructor(
+    private readonly obs: Observation,
+    private readonly cfg: EngineConfig,
+    private readonly memory: EngineMemory,
+  ) {
+    this.now = obs.now;
+    const re = poolNamePattern(cfg.poolId);
+    const running = new Map<number, number>();
+    for (const t of obs.queue.running) {
+      if (t.agent_id) running.set(t.agent_id, (running.get(t.agent_id) ?? 0) + 1);
+    }
+    this.pool = obs.agents
+      .filter((a) => re.test(a.name))
+      .sort((a, b) => a.id - b.id)
+      .map((agent) => ({
+        agent,
+        noSchedule: agent.no_schedule,
+        removed: false,
+        drainedNow: false,
+        runningTasks: running.get(agent.id) ?? 0,
+      }));
+    this.servers = obs.servers?.filter((s) => re.test(s.name));
+    this.cordoned = new Set(memory.cordoned);
+  }
+
+  run(mode: PlanMode): Plan {
+    const summary = this.scale(mode);
+    if (mode === 'full') {
+      this.adminDrains();
+      this.cleanupFailedServers();
+      this.cleanupDangling();
+      this.cleanupStale();
+      this.removeDrained();
+    }
+    return { actions: this.actions, summary, notes: this.notes };
+  }
+
+  private get isDefault(): boolean {
+    return this.cfg.policy === 'default';
+  }
+
+  /** Seconds-resolution agent timestamp → ms age. */
+  private ageOf(unixSeconds: number): number {
+    return this.now - unixSeconds * 1000;
+  }
+
+  private isBooting(pa: PoolAgent): boolean {
+    const a = pa.agent;
+    if (pa.noSchedule || a.last_contact !== 0) return false;
+    // A never-connected agent past the inactivity timeout is stale, not incoming capacity.
+    return a.created !== 0 && this.ageOf(a.created) <= this.cfg.agentInactivityTimeout;
+  }
+
+  /** upstream isAgentIdle, answered from the queue's running tasks (the executor re-checks before acting). */
+  private isIdle(pa: PoolAgent): boolean {
+    if (pa.runningTasks > 0) return false;
+    if (this.cfg.billingModel === 'hourly') return true;
+    return !(this.ageOf(pa.agent.last_work) < this.cfg.agentIdleTimeout);
+  }
+
+  // ---- stage 1: scale up (reactivate, create) or down (drain) -------------------------------------------------
+
+  private scale(mode: PlanMode): PlanSummary {
+    const { stats } = this.obs.queue;
+    const activeAgents = this.pool.filter((pa) => !pa.noSchedule);
+    const booting = activeAgents.filter((pa) => this.isBooting(pa)).length;
+    const { available, required, delta } = calcDelta(
+      {
+        free: stats.worker_count,
+        running: stats.running_count,
+        pending: stats.pending_count,
+        active: activeAgents.length,
+        booting,
+      },
+      this.cfg,
+    );
+    const serverStates = { booting: 0, running: 0, failed: 0, deleting: 0 };
+    for (const s of this.servers ?? []) serverStates[s.state]++;
+    const summary: PlanSummary = {
+      poolAgents: this.pool.length,
+      active: activeAgents.length,
+      drained: this.pool.length - activeAgents.length,
+      booting,
+      servers: serverStates,
+      freeSlots: stats.worker_count,
+      runningTasks: stats.running_count,
+      pendingTasks: stats.pending_count,
+      available,
+      required,
+      delta,
+      desired: activeAgents.length,
+    };
+
+    if (this.memory.paused) {
+      if (delta !== 0) this.notes.push(`scaling is paused by an operator; would change the pool by ${delta}`);
+      return summary;
+    }
+    if (delta > 0) summary.desired += this.scaleUp(delta, { pending: stats.pending_count, required, available });
+    else if (delta < 0 && mode === 'full') summary.desired -= this.drain(-delta, { required, available });
+    return summary;
+  }
+
+  private scaleUp(n: number, ctx: { pending: number; required: number; available: number }): number {
+    const why =
+      ctx.required > ctx.available
+        ? reason(
+            'pending-work',
+            `${ctx.pending} pending workflow(s) need ${ctx.required} agent(s), ${ctx.available} available`,
+          )
+        : reason('min-agents', `pool below min-agents ${this.cfg.minAgents}`);
+    const adminDrained = new Set(this.memory.drainRequested);
+    // Reactivate drained agents first, but only as many as needed (upstream reactivated all of them).
+    let added = 0;
+    for (const pa of this.pool) {
+      if (added >= n) break;
+      if (!pa.noSchedule || pa.removed || adminDrained.has(pa.agent.name)) continue;
+      pa.noSchedule = false;
+      this.actions.push({ kind: 'reactivate', agent: ref(pa.agent), reason: why });
+      added++;
+    }
+    let creates = n - added;
+    if (creates <= 0) return added;
+
+    if (this.now < this.memory.createBlockedUntil) {
+      this.notes.push(
+        `create of ${creates} agent(s) held back: ${this.memory.provisionFailures} failed provision(s), ` +
+          `back-off for ${fmtDuration(this.memory.createBlockedUntil - this.now)} more`,
+      );
+      return added;
+    }
+    if (this.isDefault) {
+      // Every owned server and every pool agent (drained ones and orphans included) occupies a slot of max-agents,
+      // so the number of billed servers never exceeds it.
+      const occupied = new Set([...this.pool.map((pa) => pa.agent.name), ...(this.servers ?? []).map((s) => s.name)]);
+      const room = this.cfg.maxAgents - occupied.size;
+      // Reactivated agents were already in `occupied`.
+      if (creates > room) {
+        this.notes.push(
+          `create limited to ${Math.max(0, room)} of ${creates}: ${occupied.size} server(s)/agent(s) already ` +
+            `count against max-agents ${this.cfg.maxAgents}`,
+        );
+        creates = Math.max(0, room);
+      }
+    }
+    for (let i = 0; i < creates; i++) this.actions.push({ kind: 'create', reason: why });
+    return added + creates;
+  }
+
+  private drainEligible(pa: PoolAgent): Reason | undefined {
+    const a = pa.agent;
+    if (pa.noSchedule || pa.removed || a.last_contact === 0) return undefined;
+    if (this.cordoned.has(a.name)) return undefined;
+    if (this.isDefault && pa.runningTasks > 0) return undefined;
+    if (this.cfg.billingModel === 'hourly') {
+      if (!inTeardownWindow(a, this.cfg, this.now)) return undefined;
+      return reason('billing-window', 'idle capacity, and the agent is in the teardown window before its next paid hour');
+    }
+    if (this.ageOf(a.last_work) < this.cfg.agentIdleTimeout) return undefined;
+    return reason(
+      'idle-timeout',
+      a.last_work === 0
+        ? 'idle capacity, and the agent never ran a workflow'
+        : `idle capacity, and no work for ${fmtDuration(this.ageOf(a.last_work))}`,
+    );
+  }
+
+  private drain(n: number, ctx: { required: number; available: number }): number {
+    let drained = 0;
+    for (let i = 0; i < n; i++) {
+      const candidate = this.pool
+        .map((pa) => ({ pa, why: this.drainEligible(pa) }))
+        .find((c): c is { pa: PoolAgent; why: Reason } => c.why !== undefined);
+      if (!candidate) break;
+      const { pa, why } = candidate;
+      pa.noSchedule = true;
+      pa.drainedNow = true;
+      const code = this.pool.filter((x) => !x.noSchedule).length + 1 > this.cfg.maxAgents ? 'above-max-agents' : why.code;
+      this.actions.push({
+        kind: 'drain',
+        agent: ref(pa.agent),
+        reason: reason(code, `${why.message} (${ctx.required} agent(s) needed, ${ctx.available} available)`),
+      });
+      drained++;
+    }
+    if (drained < n) {
+      this.notes.push(`${n - drained} agent(s) could be drained but none more is eligible yet`);
+    }
+    return drained;
+  }
+
+  // ---- admin drains -------------------------------------------------------------------------------------------
+
+  private adminDrains(): void {
+    for (const name of this.memory.drainRequested) {
+      const pa = this.pool.find((x) => x.agent.name === name);
+      if (!pa || pa.noSchedule || pa.removed) continue;
+      pa.noSchedule = true;
+      pa.drainedNow = true;
+      this.actions.push({
+        kind: 'drain',
+        agent: ref(pa.agent),
+        reason: reason('admin-drain', 'an operator asked to drain this agent'),
+      });
+    }
+  }
+
+  // ---- failed servers -----------------------------------------------------------------------------------------
+
+  private cleanupFailedServers(): void {
+    for (const s of this.servers ?? []) {
+      if (s.state !== 'failed') continue;
+      const pa = this.pool.find((x) => x.agent.name === s.name && !x.removed);
+      const why = reason('server-failed', `the provider reports the server as ${s.status}`);
+      if (!pa) {
+        this.actions.push({ kind: 'remove-server', name: s.name, reason: why });
+        continue;
+      }
+      if (pa.runningTasks > 0 || this.cordoned.has(pa.agent.name)) {
+        this.notes.push(`server ${s.name} is ${s.status} but its agent still runs tasks or is cordoned; kept`);
+        continue;
+      }
+      pa.removed = true;
+      this.actions.push({ kind: 'remove-agent', agent: ref(pa.agent), reason: why });
+    }
+  }
+
+  // ---- stage 2: dangling agents and servers ------------------------------------------------------------------
+
+  private cleanupDangling(): void {
+    if (!this.servers) {
+      this.notes.push('the provider server list could not be read: dangling clean-up skipped this tick');
+      return;
+    }
+    const grace = this.cfg.danglingGrace;
+    const agentNames = new Set(this.pool.map((pa) => pa.agent.name));
+    const serverNames = new Set(this.servers.map((s) => s.name));
+    const plannedServerRemovals = new Set(
+      this.actions.filter((a) => a.kind === 'remove-server').map((a) => (a.kind === 'remove-server' ? a.name : '')),
+    );
+    for (const s of this.servers) {
+      if (agentNames.has(s.name) || s.state === 'deleting' || plannedServerRemovals.has(s.name)) continue;
+      if (this.now - s.createdAt < grace) {
+        this.notes.push(`server ${s.name} has no agent yet, but is younger than the grace period; kept`);
+        continue;
+      }
+      this.actions.push({
+        kind: 'remove-server',
+        name: s.name,
+        reason: reason('agent-missing', 'server exists, but no agent with its name is registered on Woodpecker'),
+      });
+    }
+    for (const pa of this.pool) {
+      if (pa.removed || serverNames.has(pa.agent.name)) continue;
+      const a = pa.agent;
+      const born = a.created || a.last_contact;
+      if (born !== 0 && this.ageOf(born) < grace) continue;
+      if (pa.runningTasks > 0) {
+        this.notes.push(`agent ${a.name} has no server but runs ${pa.runningTasks} task(s); kept`);
+        continue;
+      }
+      if (this.cordoned.has(a.name)) continue;
+      pa.removed = true;
+      this.actions.push({
+        kind: 'delete-agent',
+        agent: ref(a),
+        reason: reason('server-missing', 'agent is registered, but its server is gone on the provider'),
+      });
+    }
+  }
+
+  // ---- stage 3: stale agents ---------------------------------------------------------------------------------
+
+  private cleanupStale(): void {
+    for (const pa of this.pool) {
+      if (pa.removed || pa.noSchedule || this.cordoned.has(pa.agent.name)) continue;
+      const a = pa.agent;
+      const lc = a.last_contact !== 0 ? a.last_contact : a.created;
+      if (!(this.ageOf(lc) > this.cfg.agentInactivityTimeout)) continue;
+      if (!this.isIdle(pa)) {
+        this.notes.push(`agent ${a.name} is stale but still processing workload; kept`);
+        continue;
+      }
+      pa.removed = true;
+      this.actions.push({
+        kind: 'remove-agent',
+        agent: ref(a),
+        reason: reason(
+          'stale',
+          a.last_contact === 0
+            ? `agent never connected within ${fmtDuration(this.cfg.agentInactivityTimeout)} of its creation`
+            : `no contact for ${fmtDuration(this.ageOf(a.last_contact))}`,
+        ),
+      });
+    }
+  }
+
+  // ---- stage 4: drained agents --------------------------------------------------------------------------------
+
+  private removeDrained(): void {
+    for (const pa of this.pool) {
+      if (pa.removed || !pa.noSchedule || this.cordoned.has(pa.agent.name)) continue;
+      // Default policy: remove only agents that were already drained when observed, so no task can have been
+      // assigned between the drain and the removal. Upstream removes in the same tick.
+      if (this.isDefault && pa.drainedNow) continue;
+      const a = pa.agent;
+      if (this.cfg.billingModel === 'hourly' && !inTeardownWindow(a, this.cfg, this.now)) continue;
+      if (!this.isIdle(pa)) {
+        if (pa.runningTasks > 0) this.notes.push(`drained agent ${a.name} is still processing workload; kept`);
+        continue;
+      }
+      pa.removed = true;
+      this.actions.push({
+        kind: 'remove-agent',
+        agent: ref(a),
+        reason: reason('drained', 'drained and idle'),
+      });
+    }
+  }
+}

@@ -1,0 +1,208 @@
+import type { Logger } from 'pino';
+import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
+import type { Clock, RandomFn } from '../util/clock.js';
+import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
+import { nextMemory } from './memory.js';
+import { plan } from './planner.js';
+import { initialMemory } from './types.js';
+import type { EngineConfig, EngineMemory, Observation, Plan, PlanMode } from './types.js';
+
+export interface ReconcilerDeps {
+  config: EngineConfig;
+  woodpecker: WoodpeckerApi;
+  provider: Provider;
+  clock: Clock;
+  random: RandomFn;
+  logger: Logger;
+  renderUserData: (agent: DeployAgent) => string;
+  dryRun?: boolean;
+  /** Run the provider's sweep (orphan floating IPs…) every this many ms; 0 disables. Default 10 minutes. */
+  sweepInterval?: number;
+}
+
+/** Everything one tick saw, decided and did. Observability and the status page are built from these. */
+export interface TickReport {
+  mode: PlanMode;
+  startedAt: number;
+  finishedAt: number;
+  ok: boolean;
+  /** Errors of this tick (observation, actions, sweep); the tick still ran every stage it could. */
+  errors: string[];
+  observation?: Observation;
+  plan?: Plan;
+  results: ActionResult[];
+  memory: EngineMemory;
+}
+
+export type TickListener = (report: TickReport) => void;
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * One reconcile: observe → plan (pure) → execute → remember. Holds the engine memory (admin controls, back-off)
+ * between ticks. Ticks must not overlap; the loop guarantees it, and `tick` refuses re-entry as a second fence.
+ */
+export class Reconciler {
+  private memory: EngineMemory = initialMemory;
+  private running = false;
+  private lastServers: readonly ProviderServer[] | undefined;
+  private lastSweep = 0;
+  private readonly listeners: TickListener[] = [];
+  last: TickReport | undefined;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  get config(): EngineConfig {
+    return this.deps.config;
+  }
+
+  get state(): EngineMemory {
+    return this.memory;
+  }
+
+  onTick(listener: TickListener): void {
+    this.listeners.push(listener);
+  }
+
+  // ---- admin controls (take effect at the next tick) -----------------------------------------------------------
+
+  setPaused(paused: boolean): void {
+    this.memory = { ...this.memory, paused };
+    this.deps.logger.info({ paused }, paused ? 'scaling paused by operator' : 'scaling resumed by operator');
+  }
+
+  setCordoned(name: string, cordoned: boolean): void {
+    const rest = this.memory.cordoned.filter((n) => n !== name);
+    this.memory = { ...this.memory, cordoned: cordoned ? [...rest, name] : rest };
+    this.deps.logger.info({ agent: name, cordoned }, cordoned ? 'agent cordoned by operator' : 'agent uncordoned by operator');
+  }
+
+  requestDrain(name: string): void {
+    if (!this.memory.drainRequested.includes(name)) {
+      this.memory = { ...this.memory, drainRequested: [...this.memory.drainRequested, name] };
+    }
+    this.deps.logger.info({ agent: name }, 'drain requested by operator');
+  }
+
+  // ---- the tick ---------------------------------------------------------------------------------------------------
+
+  async observe(mode: PlanMode, signal?: AbortSignal): Promise<Observation> {
+    const { woodpecker, provider, clock } = this.deps;
+    const serversP: Promise<readonly ProviderServer[] | undefined> =
+      mode === 'full'
+        ? provider.list(signal).then(
+            (s) => s,
+            (e: unknown) => {
+              this.deps.logger.error({ err: message(e) }, 'listing provider servers failed');
+              return undefined;
+            },
+          )
+        : Promise.resolve(this.lastServers);
+    const [agents, queue, servers] = await Promise.all([
+      woodpecker.listAgents(signal),
+      woodpecker.queueInfo(signal),
+      serversP,
+    ]);
+    if (mode === 'full') this.lastServers = servers;
+    return { now: clock.now(), agents, queue, servers };
+  }
+
+  async tick(mode: PlanMode = 'full', signal?: AbortSignal): Promise<TickReport> {
+    if (this.running) throw new Error('a reconcile is already running');
+    this.running = true;
+    const { clock, logger, config } = this.deps;
+    const startedAt = clock.now();
+    const errors: string[] = [];
+    let observation: Observation | undefined;
+    let planned: Plan | undefined;
+    let results: ActionResult[] = [];
+    try {
+      try {
+        observation = await this.observe(mode, signal);
+      } catch (e) {
+        errors.push(`observing the Woodpecker server failed: ${message(e)}`);
+        logger.error({ err: message(e) }, 'reconciliation failed: could not observe the Woodpecker server');
+      }
+      if (observation) {
+        if (observation.servers === undefined && mode === 'full') errors.push('listing provider servers failed');
+        planned = plan(observation, config, this.memory, mode);
+        const s = planned.summary;
+        logger.debug(
+          {
+            mode,
+            queue: { free: s.freeSlots, running: s.runningTasks, pending: s.pendingTasks },
+            pool: { agents: s.poolAgents, active: s.active, drained: s.drained, booting: s.booting },
+            servers: s.servers,
+            available: s.available,
+            required: s.required,
+            delta: s.delta,
+          },
+          'tick inputs',
+        );
+        for (const note of planned.notes) logger.debug({ mode }, note);
+        const taken = new Set<string>([
+          ...observation.agents.map((a) => a.name),
+          ...(observation.servers ?? this.lastServers ?? []).map((x) => x.name),
+        ]);
+        results = await execute(
+          planned.actions,
+          {
+            woodpecker: this.deps.woodpecker,
+            provider: this.deps.provider,
+            poolId: config.poolId,
+            random: this.deps.random,
+            logger,
+            renderUserData: this.deps.renderUserData,
+            now: () => clock.now(),
+            dryRun: this.deps.dryRun,
+            signal,
+          },
+          taken,
+        );
+        for (const r of results) if (r.outcome === 'failed') errors.push(`${r.action.kind} ${r.name}: ${r.detail ?? 'failed'}`);
+        this.memory = nextMemory(this.memory, observation, results, config.poolId);
+      }
+      if (mode === 'full') await this.maybeSweep(errors, signal);
+    } finally {
+      this.running = false;
+    }
+    const report: TickReport = {
+      mode,
+      startedAt,
+      finishedAt: clock.now(),
+      ok: errors.length === 0,
+      errors,
+      observation,
+      plan: planned,
+      results,
+      memory: this.memory,
+    };
+    this.last = report;
+    for (const l of this.listeners) {
+      try {
+        l(report);
+      } catch (e) {
+        logger.warn({ err: message(e) }, 'tick listener failed');
+      }
+    }
+    return report;
+  }
+
+  private async maybeSweep(errors: string[], signal?: AbortSignal): Promise<void> {
+    const { provider, clock, logger } = this.deps;
+    const every = this.deps.sweepInterval ?? 10 * 60_000;
+    if (!provider.sweep || every <= 0 || this.deps.dryRun) return;
+    const now = clock.now();
+    if (now - this.lastSweep < every) return;
+    this.lastSweep = now;
+    try {
+      const res = await provider.sweep(signal);
+      for (const d of res.deleted) logger.info({ resource: d, reason: 'orphan' }, `deleted billed leftover ${d}`);
+    } catch (e) {
+      errors.push(`provider sweep failed: ${message(e)}`);
+      logger.warn({ err: message(e) }, 'provider sweep failed');
+    }
+  }
+}
