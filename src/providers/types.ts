@@ -87,6 +87,10 @@ export interface ProviderContext {
   random: RandomFn;
   logger: Logger;
   signal?: AbortSignal;
+  /** Per-request timeout for the provider's API client (ms). */
+  requestTimeout?: number;
+  /** Observability hook for every API request the provider makes. */
+  onRequest?: (e: { endpoint: string; status: number; durationMs: number; rateLimited?: boolean }) => void;
 }
 
 export interface ProviderDefinition {
