@@ -1,0 +1,331 @@
+import type { OptionSpec } from './types.js';
+
+/** Help and docs sections of the core options, in display order. */
+export const CoreCategory = {
+  general: 'General',
+  scaling: 'Scaling',
+  server: 'Woodpecker server',
+  agents: 'Agents',
+  http: 'Status and admin HTTP',
+} as const;
+
+const S = 1000;
+const M = 60 * S;
+
+/**
+ * Every core option. Rows with `upstream: true` have the same flag, env vars, default (except agent-image) and
+ * meaning as the Go woodpecker-ci/autoscaler; the rest are ours. Provider options live with each provider.
+ */
+export const coreOptions: readonly OptionSpec[] = [
+  // General
+  {
+    key: 'provider',
+    flag: 'provider',
+    env: ['WOODPECKER_PROVIDER'],
+    type: 'string',
+    default: '',
+    placeholder: 'NAME',
+    category: CoreCategory.general,
+    upstream: true,
+    description: 'Cloud provider that runs the agents; its own options are listed in its section below.',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: ['WOODPECKER_LOG_LEVEL'],
+    type: 'string',
+    default: 'info',
+    placeholder: 'LEVEL',
+    category: CoreCategory.general,
+    upstream: true,
+    description:
+      'Log level: trace, debug, info, warn, error or fatal (panic is read as fatal). An unknown level is a start-up error.',
+  },
+  {
+    key: 'logFormat',
+    flag: 'log-format',
+    env: ['WOODPECKER_LOG_FORMAT'],
+    type: 'string',
+    default: 'auto',
+    placeholder: 'FORMAT',
+    category: CoreCategory.general,
+    description: 'Log output: json, pretty (human-readable), or auto = pretty when stderr is a terminal, else JSON.',
+  },
+  {
+    key: 'dryRun',
+    flag: 'dry-run',
+    env: ['WOODPECKER_DRY_RUN'],
+    type: 'bool',
+    default: false,
+    category: CoreCategory.general,
+    description: 'Plan and log every decision, but change nothing on the Woodpecker server or at the cloud provider.',
+  },
+  {
+    key: 'once',
+    flag: 'once',
+    env: ['WOODPECKER_ONCE'],
+    type: 'bool',
+    default: false,
+    category: CoreCategory.general,
+    description: 'Run a single reconcile, then exit.',
+  },
+
+  // Scaling
+  {
+    key: 'poolId',
+    flag: 'pool-id',
+    env: ['WOODPECKER_POOL_ID'],
+    type: 'string',
+    default: '1',
+    placeholder: 'ID',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description:
+      'Pool identity: agents are named pool-<id>-agent-<random> and servers are marked with it. Autoscalers sharing one Woodpecker server need different pool IDs.',
+  },
+  {
+    key: 'minAgents',
+    flag: 'min-agents',
+    env: ['WOODPECKER_MIN_AGENTS'],
+    type: 'int',
+    default: 1,
+    placeholder: 'N',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description: 'Fewest schedulable (not drained) agents the pool keeps, even without work. 0 or more.',
+  },
+  {
+    key: 'maxAgents',
+    flag: 'max-agents',
+    env: ['WOODPECKER_MAX_AGENTS'],
+    type: 'int',
+    default: 10,
+    placeholder: 'N',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description: 'Most schedulable agents the pool runs. At least 1 and not below min-agents.',
+  },
+  {
+    key: 'workflowsPerAgent',
+    flag: 'workflows-per-agent',
+    env: ['WOODPECKER_WORKFLOWS_PER_AGENT'],
+    type: 'int',
+    default: 2,
+    placeholder: 'N',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description:
+      'Workflows one agent runs in parallel (given to the agent as WOODPECKER_MAX_WORKFLOWS); the queue is divided by it to get the agents needed. At least 1.',
+  },
+  {
+    key: 'reconciliationInterval',
+    flag: 'reconciliation-interval',
+    env: ['WOODPECKER_RECONCILIATION_INTERVAL'],
+    type: 'duration',
+    default: 1 * M,
+    placeholder: 'DURATION',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description: 'Period of the reconcile loop: read agents and queue, scale up or down, clean up. Greater than 0.',
+  },
+  {
+    key: 'agentInactivityTimeout',
+    flag: 'agent-inactivity-timeout',
+    env: ['WOODPECKER_AGENT_INACTIVITY_TIMEOUT', 'WOODPECKER_AGENT_ALLOWED_STARTUP_TIME'],
+    type: 'duration',
+    default: 10 * M,
+    placeholder: 'DURATION',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description:
+      'Removes a broken agent: one that has not contacted the server for this long (counted from its creation if it never connected, so it also bounds the boot time). About contact, not work; see agent-idle-timeout. WOODPECKER_AGENT_ALLOWED_STARTUP_TIME is the legacy name.',
+  },
+  {
+    key: 'agentIdleTimeout',
+    flag: 'agent-idle-timeout',
+    env: ['WOODPECKER_AGENT_IDLE_TIMEOUT'],
+    type: 'duration',
+    default: 10 * M,
+    placeholder: 'DURATION',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description:
+      'Removes a surplus healthy agent (per-second billing only): an agent that ran no workflow for this long may be drained and removed when there is more capacity than work. About work, not contact; see agent-inactivity-timeout.',
+  },
+  {
+    key: 'agentBillingTeardownMargin',
+    flag: 'agent-billing-teardown-margin',
+    env: ['WOODPECKER_AGENT_BILLING_TEARDOWN_MARGIN'],
+    type: 'duration',
+    default: 2 * M,
+    placeholder: 'DURATION',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description:
+      'Hourly billing only: a surplus agent is torn down only in the last margin + reconciliation-interval before its next paid hour (hours counted from its creation).',
+  },
+  {
+    key: 'policy',
+    flag: 'policy',
+    env: ['WOODPECKER_SCALING_POLICY'],
+    type: 'string',
+    default: 'default',
+    placeholder: 'POLICY',
+    category: CoreCategory.scaling,
+    description:
+      'Scaling policy: default (counts booting agents as incoming capacity, counts owned servers against max-agents, polls the queue between reconciles) or upstream (the Go autoscaler\'s decisions, with our safety fixes).',
+  },
+  {
+    key: 'queuePollInterval',
+    flag: 'queue-poll-interval',
+    env: ['WOODPECKER_QUEUE_POLL_INTERVAL'],
+    type: 'duration',
+    default: 5 * S,
+    placeholder: 'DURATION',
+    category: CoreCategory.scaling,
+    description:
+      'Default policy only: between reconciles, read the queue this often and add agents as soon as work is waiting. 0 disables.',
+  },
+  {
+    key: 'danglingGrace',
+    flag: 'dangling-grace',
+    env: ['WOODPECKER_DANGLING_GRACE'],
+    type: 'duration',
+    default: 0,
+    placeholder: 'DURATION',
+    category: CoreCategory.scaling,
+    description:
+      'An agent without a server, or a server without an agent, is only cleaned up once it is older than this (protects agents still being created). 0 = 2 × reconciliation-interval.',
+  },
+
+  // Woodpecker server
+  {
+    key: 'serverUrl',
+    flag: 'server-url',
+    env: ['WOODPECKER_SERVER'],
+    type: 'string',
+    default: 'http://localhost:8000',
+    placeholder: 'URL',
+    category: CoreCategory.server,
+    upstream: true,
+    description: 'Woodpecker server URL for the REST API (http or https; a path prefix is kept, a trailing / dropped).',
+  },
+  {
+    key: 'serverToken',
+    flag: 'server-token',
+    env: ['WOODPECKER_TOKEN'],
+    fileEnv: ['WOODPECKER_TOKEN_FILE'],
+    type: 'string',
+    secret: true,
+    placeholder: 'TOKEN',
+    category: CoreCategory.server,
+    upstream: true,
+    description: 'Personal access token of a Woodpecker admin user (the agent and queue APIs are admin-only). Required.',
+  },
+  {
+    key: 'requestTimeout',
+    flag: 'request-timeout',
+    env: ['WOODPECKER_REQUEST_TIMEOUT'],
+    type: 'duration',
+    default: 30 * S,
+    placeholder: 'DURATION',
+    category: CoreCategory.server,
+    description: 'Time limit for each HTTP request to the Woodpecker server and to the cloud API. Greater than 0.',
+  },
+
+  // Agents
+  {
+    key: 'grpcAddr',
+    flag: 'grpc-addr',
+    env: ['WOODPECKER_GRPC_ADDR'],
+    type: 'string',
+    default: 'woodpecker-server:9000',
+    placeholder: 'HOST:PORT',
+    category: CoreCategory.agents,
+    upstream: true,
+    description:
+      'Woodpecker gRPC address the agents connect to, host:port without a scheme (given to agents as WOODPECKER_SERVER).',
+  },
+  {
+    key: 'grpcSecure',
+    flag: 'grpc-secure',
+    env: ['WOODPECKER_GRPC_SECURE'],
+    type: 'bool',
+    default: false,
+    category: CoreCategory.agents,
+    upstream: true,
+    description: 'Agents connect to gRPC over TLS (given to agents as WOODPECKER_GRPC_SECURE=true).',
+  },
+  {
+    key: 'agentImage',
+    flag: 'agent-image',
+    env: ['WOODPECKER_AGENT_IMAGE'],
+    type: 'string',
+    default: 'woodpeckerci/woodpecker-agent:v3',
+    placeholder: 'IMAGE',
+    category: CoreCategory.agents,
+    upstream: true,
+    description:
+      'Agent container image. Default differs from the Go autoscaler (woodpeckerci/woodpecker-agent:next, which follows the unreleased development branch): we use the v3 release line.',
+  },
+  {
+    key: 'agentEnv',
+    flag: 'agent-env',
+    env: ['WOODPECKER_AGENT_ENV'],
+    type: 'list',
+    placeholder: 'KEY=VALUE',
+    category: CoreCategory.agents,
+    upstream: true,
+    description:
+      'Extra environment for the agent container, KEY=VALUE (comma-separated or repeated); may override the built-in variables. WOODPECKER_AGENT_LABELS is not allowed here: use agent-labels.',
+  },
+  {
+    key: 'agentLabels',
+    flag: 'agent-labels',
+    env: ['WOODPECKER_AGENT_LABELS'],
+    type: 'list',
+    placeholder: 'KEY=VALUE',
+    category: CoreCategory.agents,
+    upstream: true,
+    description:
+      'Agent labels, key=value (comma-separated or repeated), given to the agents as WOODPECKER_AGENT_LABELS for workflow label filters.',
+  },
+  {
+    key: 'cloudinitTemplate',
+    flag: 'cloudinit-template',
+    env: ['WOODPECKER_CLOUDINIT_TEMPLATE', 'WOODPECKER_PROVIDER_USERDATA'],
+    fileEnv: ['WOODPECKER_CLOUDINIT_TEMPLATE_FILE', 'WOODPECKER_PROVIDER_USERDATA_FILE'],
+    type: 'string',
+    default: '',
+    placeholder: 'TEMPLATE',
+    category: CoreCategory.agents,
+    upstream: true,
+    description:
+      'Custom cloud-init user-data template (Go text/template syntax with .Image, .Environment, .PreExec, .PostExec, as in the Go autoscaler). Empty = the built-in template.',
+  },
+
+  // Status and admin HTTP
+  {
+    key: 'httpAddr',
+    flag: 'http-addr',
+    env: ['WOODPECKER_HTTP_ADDR'],
+    type: 'string',
+    default: '127.0.0.1:8080',
+    placeholder: 'HOST:PORT',
+    category: CoreCategory.http,
+    description:
+      'Listen address of the status page, /metrics, health checks and admin endpoints. off or empty disables the listener.',
+  },
+  {
+    key: 'httpToken',
+    flag: 'http-token',
+    env: ['WOODPECKER_HTTP_TOKEN'],
+    fileEnv: ['WOODPECKER_HTTP_TOKEN_FILE'],
+    type: 'string',
+    secret: true,
+    placeholder: 'TOKEN',
+    category: CoreCategory.http,
+    description:
+      'Bearer token for the admin endpoints (pause, cordon, drain). Without it, admin endpoints are refused unless http-addr is a loopback address.',
+  },
+];
