@@ -53,6 +53,8 @@ export function calcDelta(
   let delta = Math.ceil(required - available);
   delta = Math.max(delta, -maxDown);
   delta = Math.min(delta, maxUp);
+  // `-maxDown` is -0 when the pool sits at min-agents; report a plain 0 (summary, metrics, status page).
+  if (delta === 0) delta = 0;
   return { available, required, delta };
 }
 
