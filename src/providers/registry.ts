@@ -1,7 +1,8 @@
 import type { ProviderDefinition } from './types.js';
+import { timewebCloudProvider } from './timeweb/provider.js';
 
 /** Every provider `--provider` can select. Each provider's options join the one configuration table. */
-export const providers: readonly ProviderDefinition[] = [];
+export const providers: readonly ProviderDefinition[] = [timewebCloudProvider];
 
 export function findProvider(name: string): ProviderDefinition | undefined {
   return providers.find((p) => p.name === name);

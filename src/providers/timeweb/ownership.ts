@@ -1,0 +1,88 @@
+/**
+ * Ownership markers. Timeweb Cloud has no tags on servers, so a server belongs to a pool only when BOTH
+ * - its name matches the pool's agent pattern `^pool-<escaped pool id>-agent-[A-Za-z0-9]+$`, and
+ * - its `comment` carries our marker `twcloud-scaler:pool=<pool id>;agent=<agent id>`.
+ * Nothing else is ever deleted, patched or counted: a server named like ours without the marker is foreign.
+ * Floating IPs we create get a marker comment too (`twcloud-scaler:pool=<pool id>;server=<agent name>`).
+ *
+ * Values are percent-encoded (`;`, `=`, spaces), so any pool id round-trips. The marker may sit anywhere in the
+ * comment (an operator may prepend a note); the first marker wins.
+ */
+
+export const MARKER_PREFIX = 'twcloud-scaler:';
+
+/** Timeweb limits a comment to 255 characters. */
+export const COMMENT_MAX = 255;
+
+export type Marker = Readonly<Record<string, string>>;
+
+function enc(v: string): string {
+  return encodeURIComponent(v);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Builds a marker `twcloud-scaler:k=v;k=v` (values percent-encoded). */
+export function formatMarker(fields: Readonly<Record<string, string | number>>): string {
+  return (
+    MARKER_PREFIX +
+    Object.entries(fields)
+      .map(([k, v]) => `${k}=${enc(String(v))}`)
+      .join(';')
+  );
+}
+
+/** The comment of an agent server. */
+export function serverComment(poolId: string, agentId: number | string): string {
+  return formatMarker({ pool: poolId, agent: agentId });
+}
+
+/** The comment of a floating IP created for an agent server. */
+export function floatingIpComment(poolId: string, serverName: string): string {
+  return formatMarker({ pool: poolId, server: serverName });
+}
+
+/** Parses the first marker in a comment; undefined when there is none or it has no `pool`. Never throws. */
+export function parseMarker(comment: string | null | undefined): Marker | undefined {
+  if (typeof comment !== 'string') return undefined;
+  const at = comment.indexOf(MARKER_PREFIX);
+  if (at < 0) return undefined;
+  const rest = comment.slice(at + MARKER_PREFIX.length);
+  const token = /^[^\s]*/.exec(rest)?.[0] ?? '';
+  const out: Record<string, string> = {};
+  for (const part of token.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      // keep the raw text: a broken escape must not make a marker look like another pool's
+    }
+    if (!(key in out)) out[key] = value;
+  }
+  return out.pool === undefined ? undefined : out;
+}
+
+/** The pool's agent/server name pattern (same rule as the engine's `poolNamePattern`). */
+export function agentNamePattern(poolId: string): RegExp {
+  return new RegExp(`^pool-${escapeRegExp(poolId)}-agent-[A-Za-z0-9]+$`);
+}
+
+/** True when the comment carries this pool's marker. */
+export function hasPoolMarker(comment: string | null | undefined, poolId: string): boolean {
+  return parseMarker(comment)?.pool === poolId;
+}
+
+/** A server is ours only when its name matches the pool pattern AND its comment carries our pool marker. */
+export function isOwnedServer(server: { name: string; comment: string | null | undefined }, poolId: string): boolean {
+  return agentNamePattern(poolId).test(server.name) && hasPoolMarker(server.comment, poolId);
+}
+
+/** A floating IP is ours when its comment carries our pool marker. */
+export function isOwnedFloatingIp(ip: { comment: string | null | undefined }, poolId: string): boolean {
+  return hasPoolMarker(ip.comment, poolId);
+}
