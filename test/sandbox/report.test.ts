@@ -1,0 +1,118 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { billedHours, costAt, peakConcurrent, percentile, vmHours } from '../../src/sandbox/metrics.js';
+import { formatJson, formatTable, renderHtml } from '../../src/sandbox/report.js';
+import type { SimulationResult } from '../../src/sandbox/result.js';
+
+const H = 3_600_000;
+
+describe('metrics', () => {
+  it('percentile (nearest rank)', () => {
+    const cases: [number[], number, number][] = [
+      [[], 50, 0],
+      [[5], 95, 5],
+      [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50, 5],
+      [[10, 9, 8, 7, 6, 5, 4, 3, 2, 1], 95, 10],
+      [[1, 2, 3, 4], 0, 1],
+    ];
+    for (const [vals, p, want] of cases) assert.equal(percentile(vals, p), want, `${p} of ${vals.join(',')}`);
+  });
+
+  it('hourly billing pays every started hour; per-second pays exactly', () => {
+    const cases: [number, number, number][] = [
+      // ms alive, hourly hours, per-second hours
+      [1_000, 1, 1 / 3600],
+      [H, 1, 1],
+      [H + 1_000, 2, 1 + 1 / 3600],
+      [2.5 * H, 3, 2.5],
+    ];
+    for (const [ms, hourly, perSecond] of cases) {
+      assert.equal(billedHours(ms, 'hourly'), hourly, `hourly ${ms}`);
+      assert.ok(Math.abs(billedHours(ms, 'per-second') - perSecond) < 1e-9, `per-second ${ms}`);
+      const life = [{ name: 'a', createdAt: 0, deletedAt: ms }];
+      assert.equal(costAt(life, 10 * H, 2, 'hourly'), 2 * hourly);
+      assert.ok(Math.abs(costAt(life, 10 * H, 2, 'per-second') - 2 * perSecond) < 1e-9);
+    }
+  });
+
+  it('cumulative cost grows as hours start; peak and VM-hours', () => {
+    const lives = [
+      { name: 'a', createdAt: 0, deletedAt: 90 * 60_000 },
+      { name: 'b', createdAt: 30 * 60_000 },
+      { name: 'c', createdAt: 90 * 60_000, deletedAt: 100 * 60_000 },
+    ];
+    assert.equal(costAt(lives, 0, 1, 'hourly'), 1);
+    assert.equal(costAt(lives, 30 * 60_000, 1, 'hourly'), 2);
+    assert.equal(costAt(lives, 61 * 60_000, 1, 'hourly'), 3);
+    assert.equal(costAt(lives, 2 * H, 1, 'hourly'), 2 + 2 + 1);
+    assert.equal(peakConcurrent(lives, 2 * H), 2, 'a ends when c starts');
+    assert.equal(vmHours(lives, 2 * H), 1.5 + 1.5 + 10 / 60);
+  });
+});
+
+function fake(label: string, cost: number, p95: number): SimulationResult {
+  return {
+    label,
+    policy: label === 'upstream' ? 'upstream' : 'default',
+    seed: 1,
+    workload: { name: 'steady', workflows: 3, spanMs: H },
+    settings: { minAgents: 0, note: '<b>&' },
+    startedAt: 0,
+    simulatedMs: 2 * H,
+    wallMs: 1234,
+    workflows: { queued: 3, completed: 3, unfinished: 0, restarted: 0 },
+    queueWait: { p50: 1_000, p95, max: p95, mean: 2_000 },
+    vms: { created: 2, peak: 2, hours: 1.5, withAgent: 2, withoutAgent: 0, bootP50: 90_000, bootP95: 120_000 },
+    cost: { total: cost, currency: 'RUB', billing: 'hourly', perHour: 1.5, description: 'preset 1' },
+    leftover: { servers: 0, serversWithoutAgent: 0, agentsWithoutServer: 0, unattachedFloatingIps: 0, foreignTouched: [] },
+    apiCalls: { 'timeweb POST /api/v1/servers': 2 },
+    actions: { 'create pending-work': 2 },
+    actionProblems: {},
+    ticks: { full: 120, scaleUp: 3, withErrors: 0 },
+    series: {
+      t: [0, 60, 120],
+      pending: [0, 2, 0],
+      running: [0, 1, 3],
+      booting: [0, 1, 0],
+      idle: [0, 0, 0],
+      busy: [0, 1, 2],
+      drained: [0, 0, 0],
+      lost: [0, 0, 0],
+      servers: [0, 2, 2],
+      cost: [0, 3, cost],
+    },
+  };
+}
+
+describe('reports', () => {
+  const a = fake('upstream', 10, 100_000);
+  const b = fake('default', 6, 50_000);
+
+  it('table: one column per run and a ratio column', () => {
+    const t = formatTable([a, b]);
+    assert.match(t, /upstream\s+default\s+default ÷ upstream/);
+    assert.match(t, /queue wait p95\s+1m40s\s+50s\s+0\.50×/);
+    assert.match(t, /cost\s+10\.00 RUB\s+6\.00 RUB\s+0\.60×/);
+    assert.match(t, /create pending-work\s+2\s+2\s+1\.00×/);
+    assert.doesNotMatch(formatTable([a]), /÷/);
+  });
+
+  it('JSON: the result, or runs for a comparison', () => {
+    assert.equal((JSON.parse(formatJson([a])) as SimulationResult).label, 'upstream');
+    assert.equal((JSON.parse(formatJson([a, b])) as { runs: unknown[] }).runs.length, 2);
+  });
+
+  it('HTML: self-contained, with the three plots per run and escaped text', () => {
+    const html = renderHtml([a, b]);
+    assert.match(html, /^<!doctype html>/);
+    assert.equal((html.match(/<svg /g) ?? []).length, 5, 'queue ×2, agents ×2, cost ×1');
+    for (const title of ['Queue — upstream', 'Queue — default', 'Agents by state — default', 'Cumulative cost']) {
+      assert.ok(html.includes(title), title);
+    }
+    assert.ok(html.includes('&lt;b&gt;&amp;'));
+    assert.ok(!html.includes('<b>&'));
+    // nothing loaded from elsewhere
+    assert.doesNotMatch(html, /<(script|link|img)\b/);
+    assert.doesNotMatch(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, ''), /https?:\/\//);
+  });
+});
