@@ -31,16 +31,18 @@ function sleepUntilAborted(clock: Clock, ms: number, signal: AbortSignal): Promi
 export async function runLoop(opts: LoopOptions): Promise<void> {
   const { reconciler, clock, logger, signal } = opts;
   let nextFull = clock.now();
-  let nextPoll = opts.queuePollInterval > 0 ? clock.now() + opts.queuePollInterval : Infinity;
+  // The fast queue poll is part of the default policy only: upstream reacts once per interval.
+  const pollEvery = reconciler.config.policy === 'default' ? opts.queuePollInterval : 0;
+  let nextPoll = pollEvery > 0 ? clock.now() + pollEvery : Infinity;
   while (!signal.aborted) {
     const now = clock.now();
     if (now >= nextFull) {
       nextFull = now + opts.interval;
       await safeTick(reconciler, 'full', logger);
       // A full tick also covers the poll.
-      if (opts.queuePollInterval > 0) nextPoll = clock.now() + opts.queuePollInterval;
+      if (pollEvery > 0) nextPoll = clock.now() + pollEvery;
     } else if (now >= nextPoll) {
-      nextPoll = now + opts.queuePollInterval;
+      nextPoll = now + pollEvery;
       try {
         const q = await opts.woodpecker.queueInfo();
         if (q.stats.pending_count > 0) await safeTick(reconciler, 'scale-up', logger);

@@ -16,8 +16,8 @@ function isProvisionFailure(r: ActionResult): boolean {
   if (r.action.kind === 'create') return r.outcome === 'failed';
   if (r.outcome !== 'done') return false;
   if (r.action.reason.code === 'server-failed') return true;
-  // An agent removed as stale that never connected: its server booted (or not) but the agent never came up.
-  return r.action.reason.code === 'stale' && r.action.reason.message.startsWith('agent never connected');
+  // An agent that never connected: its server booted (or not) but the agent never came up.
+  return r.action.reason.code === 'never-connected';
 }
 
 /**

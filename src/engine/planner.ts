@@ -220,6 +220,10 @@ class Planner {
       );
       return added;
     }
+    if (this.isDefault && !this.servers) {
+      this.notes.push(`create of ${creates} agent(s) held back: the provider server list is unknown, so max-agents cannot be enforced`);
+      return added;
+    }
     if (this.isDefault) {
       // Every owned server and every pool agent (drained ones and orphans included) occupies a slot of max-agents,
       // so the number of billed servers never exceeds it.
@@ -377,7 +381,7 @@ class Planner {
         kind: 'remove-agent',
         agent: ref(a),
         reason: reason(
-          'stale',
+          a.last_contact === 0 ? 'never-connected' : 'stale',
           a.last_contact === 0
             ? `agent never connected within ${fmtDuration(this.cfg.agentInactivityTimeout)} of its creation`
             : `no contact for ${fmtDuration(this.ageOf(a.last_contact))}`,

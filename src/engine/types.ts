@@ -70,6 +70,7 @@ export type ReasonCode =
   | 'drained' // drained agent with no running tasks
   | 'admin-drain' // operator asked for it
   | 'stale' // no contact for agent-inactivity-timeout
+  | 'never-connected' // created, but never contacted the server within agent-inactivity-timeout
   | 'server-missing' // agent registered, but its server is gone on the provider
   | 'agent-missing' // server exists, but no agent with its name on Woodpecker
   | 'server-failed'; // provider reports the server as failed (blocked, unpaid, …)

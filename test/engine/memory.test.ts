@@ -41,7 +41,7 @@ describe('nextMemory: back-off grows on failed provisions', () => {
     { name: 'a removed failed server', results: [removeR('server-failed', 'no_paid')], failures: 1 },
     {
       name: 'a removed agent that never connected',
-      results: [removeR('stale', 'agent never connected within 10m of its creation')],
+      results: [removeR('never-connected', 'agent never connected within 10m of its creation')],
       failures: 1,
     },
     { name: 'a removed stale agent that had connected is no failure', results: [removeR('stale', 'no contact for 11m')], failures: 0 },

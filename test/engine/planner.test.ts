@@ -391,8 +391,8 @@ table('stale clean-up', [
     expect: [
       ['remove-agent', n('c11m'), 'stale'],
       ['remove-agent', n('c10s'), 'stale'],
-      ['remove-agent', n('nc11'), 'stale'],
-      ['remove-agent', n('zero'), 'stale'],
+      ['remove-agent', n('nc11'), 'never-connected'],
+      ['remove-agent', n('zero'), 'never-connected'],
     ],
     note: /stale but still processing workload/,
   },
