@@ -1,0 +1,82 @@
+import { Command } from 'commander';
+import { addOptions, cliValues } from '../config/commander.js';
+import { toCoreConfig } from '../config/core-config.js';
+import { loadDotEnv, resolveOptions } from '../config/resolve.js';
+import { ConfigError, type OptionSpec } from '../config/types.js';
+import { allOptionSpecs } from '../config/sections.js';
+import { readFileUtf8, runDaemon } from './run.js';
+import { VERSION } from './version.js';
+
+export interface CliIo {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
+
+/** Builds the whole command tree (exported for tests). `exit` receives the process exit code. */
+export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
+  const specs: readonly OptionSpec[] = allOptionSpecs();
+  const program = new Command('twcloud-scaler')
+    .description(
+      'Woodpecker CI autoscaler for Timeweb Cloud: creates agent servers when workflows queue up and removes ' +
+        'them when idle.\nWith no cloud configured (no --provider and no --server-token) it starts the built-in ' +
+        'sandbox demo.',
+    )
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(run with --help for the list of options)')
+    .enablePositionalOptions();
+  addOptions(program, specs);
+
+  program.action(async () => {
+    const env = loadDotEnv(io.env, io.cwd, readFileUtf8);
+    const values = resolveOptions(specs, { cli: cliValues(program, specs), env, readFile: readFileUtf8 });
+    if (values.provider === '' && (values.serverToken ?? '') === '') {
+      const demo = program.commands.find((c) => c.name() === 'demo');
+      if (demo) {
+        process.stderr.write(
+          'No cloud configured (no --provider / WOODPECKER_PROVIDER and no --server-token / WOODPECKER_TOKEN):\n' +
+            'starting the built-in sandbox demo. Run with --help to see how to configure a real deployment.\n\n',
+        );
+        await demo.parseAsync([], { from: 'user' });
+        return;
+      }
+    }
+    const core = toCoreConfig(values);
+    exit(await runDaemon(core, values, specs, await daemonHooks()));
+  });
+  return program;
+}
+
+/** Optional extras (metrics, status listener), wired when their modules are present. */
+async function daemonHooks(): Promise<Parameters<typeof runDaemon>[3]> {
+  return {};
+}
+
+export async function main(io: CliIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...io.argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`twcloud-scaler: configuration error: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`twcloud-scaler: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+  return code;
+}
+
+const isEntry = process.argv[1] !== undefined && /(?:^|[\\/])(?:main\.(?:ts|js)|twcloud-scaler(?:\.js|\.mjs)?)$/.test(process.argv[1]);
+if (isEntry) {
+  main({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() }).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`twcloud-scaler: ${String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

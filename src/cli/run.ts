@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { buildAgentEnvironment, renderUserData, validateTemplate } from '../cloudinit/render.js';
+import type { CoreConfig } from '../config/core-config.js';
+import { engineConfigFrom } from '../config/core-config.js';
+import { formatDuration } from '../config/duration.js';
+import { printableValues } from '../config/format.js';
+import { ConfigError, type OptionSpec, type OptionValues } from '../config/types.js';
+import { runLoop } from '../engine/loop.js';
+import { Reconciler, type TickReport } from '../engine/reconciler.js';
+import { createLogger } from '../observability/logger.js';
+import { findProvider, unknownProviderMessage } from '../providers/registry.js';
+import type { DeployAgent, Provider } from '../providers/types.js';
+import { systemClock, type FetchFn } from '../util/clock.js';
+import { WoodpeckerClient } from '../woodpecker/client.js';
+import { VERSION } from './version.js';
+
+export interface DaemonHooks {
+  /** Called with every HTTP request event of both API clients (metrics). */
+  onRequest?: (api: 'woodpecker' | 'timeweb', e: { endpoint: string; status: number; durationMs: number }) => void;
+  /** Starts optional extras (status listener…) once the reconciler exists; returns a stop function. */
+  start?: (ctx: { reconciler: Reconciler; provider: Provider; core: CoreConfig; logger: Logger }) => Promise<() => Promise<void>>;
+}
+
+export function readFileUtf8(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+export function loggerFor(core: Pick<CoreConfig, 'logLevel' | 'logFormat'>): Logger {
+  return createLogger({
+    level: core.logLevel,
+    pretty: core.logFormat === 'auto' ? undefined : core.logFormat === 'pretty',
+  });
+}
+
+/** One line per tick outcome for `--once` and dry runs: what was planned and why. */
+export function describeReport(report: TickReport): string[] {
+  const lines: string[] = [];
+  const s = report.plan?.summary;
+  if (s) {
+    lines.push(
+      `pool: ${s.poolAgents} agent(s) (${s.active} active, ${s.drained} drained, ${s.booting} booting); ` +
+        `queue: ${s.pendingTasks} pending, ${s.runningTasks} running, ${s.freeSlots} free slot(s); ` +
+        `needed ${s.required}, available ${s.available}, delta ${s.delta}`,
+    );
+  }
+  for (const r of report.results) {
+    const who = r.name;
+    lines.push(`${r.outcome === 'dry-run' ? 'would' : r.outcome}: ${r.action.kind} ${who} — ${r.action.reason.code}: ${r.action.reason.message}`);
+  }
+  if (report.results.length === 0) lines.push('no action needed');
+  for (const n of report.plan?.notes ?? []) lines.push(`note: ${n}`);
+  for (const e of report.errors) lines.push(`error: ${e}`);
+  return lines;
+}
+
+/**
+ * The daemon: resolve the provider (start-up validation, cloud look-ups), then reconcile until SIGTERM/SIGINT
+ * (finishing the current tick) or once with `--once`. Returns the process exit code.
+ */
+export async function runDaemon(
+  core: CoreConfig,
+  values: OptionValues,
+  specs: readonly OptionSpec[],
+  hooks: DaemonHooks = {},
+  fetchFn: FetchFn = globalThis.fetch,
+): Promise<number> {
+  const logger = loggerFor(core);
+  logger.info({ version: VERSION }, `starting twcloud-scaler version '${VERSION}'`);
+  logger.debug({ config: printableValues(specs, values) }, 'configuration');
+
+  const def = findProvider(core.provider);
+  if (!def) throw new ConfigError(unknownProviderMessage(core.provider));
+  if (core.cloudinitTemplate !== '') {
+    try {
+      validateTemplate(core.cloudinitTemplate);
+    } catch (e) {
+      throw new ConfigError(
+        `invalid value for --cloudinit-template (WOODPECKER_CLOUDINIT_TEMPLATE): ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+
+  const woodpecker = new WoodpeckerClient({
+    baseUrl: core.serverUrl,
+    token: core.serverToken,
+    fetch: fetchFn,
+    clock: systemClock,
+    random: Math.random,
+    timeoutMs: core.requestTimeout,
+    onRequest: (e) => hooks.onRequest?.('woodpecker', e),
+  });
+  const provider = await def.create({
+    poolId: core.poolId,
+    values,
+    fetch: fetchFn,
+    clock: systemClock,
+    random: Math.random,
+    logger: logger.child({ provider: def.name }),
+    requestTimeout: core.requestTimeout,
+    onRequest: (e) => hooks.onRequest?.('timeweb', e),
+  });
+  const engine = engineConfigFrom(core, provider.billingModel);
+  if (engine.billingModel === 'hourly') {
+    logger.info(
+      `hourly billing: idle agents are torn down in the last ${formatDuration(engine.agentBillingTeardownMargin + engine.reconciliationInterval)} of each paid hour`,
+    );
+  }
+
+  const renderFor = (agent: DeployAgent): string =>
+    renderUserData({
+      template: core.cloudinitTemplate,
+      image: core.agentImage,
+      environment: buildAgentEnvironment({
+        grpcAddr: core.grpcAddr,
+        agentToken: agent.token,
+        workflowsPerAgent: core.workflowsPerAgent,
+        grpcSecure: core.grpcSecure,
+        agentEnv: core.agentEnv,
+        agentLabels: core.agentLabels,
+      }),
+      preExec: provider.preExec,
+      postExec: provider.postExec,
+    });
+
+  const reconciler = new Reconciler({
+    config: engine,
+    woodpecker,
+    provider,
+    clock: systemClock,
+    random: Math.random,
+    logger,
+    renderUserData: renderFor,
+    dryRun: core.dryRun,
+  });
+  const stopExtras = hooks.start ? await hooks.start({ reconciler, provider, core, logger }) : undefined;
+
+  try {
+    if (core.once) {
+      const report = await reconciler.tick('full');
+      for (const line of describeReport(report)) process.stdout.write(`${line}\n`);
+      return report.ok ? 0 : 1;
+    }
+    const stop = new AbortController();
+    const onSignal = (sig: string): void => {
+      logger.info({ signal: sig }, 'shutting down after the current tick');
+      stop.abort(new Error(sig));
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    logger.info(
+      {
+        policy: engine.policy,
+        pool: engine.poolId,
+        min: engine.minAgents,
+        max: engine.maxAgents,
+        interval: formatDuration(engine.reconciliationInterval),
+        queuePoll: core.queuePollInterval > 0 && engine.policy === 'default' ? formatDuration(core.queuePollInterval) : 'off',
+        dryRun: core.dryRun,
+      },
+      'autoscaler running',
+    );
+    await runLoop({
+      reconciler,
+      woodpecker,
+      clock: systemClock,
+      logger,
+      interval: engine.reconciliationInterval,
+      queuePollInterval: engine.policy === 'default' ? core.queuePollInterval : 0,
+      signal: stop.signal,
+    });
+    return 0;
+  } finally {
+    await stopExtras?.();
+  }
+}
