@@ -1,0 +1,203 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { initialMemory } from '../../src/engine/types.js';
+import { createStatusTracker } from '../../src/observability/status.js';
+import type { AgentState } from '../../src/observability/status.js';
+import {
+  MIN,
+  SECRET_AGENT_TOKEN,
+  T0,
+  agent,
+  config,
+  manualClock,
+  queueOf,
+  report,
+  result,
+  server,
+  syntheticRun,
+  task,
+} from './fixtures.js';
+
+const sec = (ms: number): number => Math.floor(ms / 1000);
+const PRICE = { perHour: 10, currency: 'RUB', description: 'preset 2453 (2 CPU / 4 GB)' };
+
+describe('status tracker', () => {
+  it('derives agent states, servers, queue and pool from a tick', () => {
+    const clock = manualClock(T0 + 30_000);
+    const st = createStatusTracker({ clock, config, price: PRICE });
+    const contact = sec(T0 - 5000);
+    const memory = { ...initialMemory, cordoned: ['pool-1-agent-cord'], drainRequested: ['pool-1-agent-idle'] };
+    st.observeTick(
+      report({
+        now: T0,
+        memory,
+        agents: [
+          agent({ id: 1, name: 'pool-1-agent-idle', last_contact: contact, created: sec(T0 - 60 * MIN) }),
+          agent({ id: 2, name: 'pool-1-agent-busy', last_contact: contact }),
+          agent({ id: 3, name: 'pool-1-agent-boot', created: sec(T0 - 2 * MIN) }),
+          agent({ id: 4, name: 'pool-1-agent-drnd', last_contact: contact, no_schedule: true }),
+          agent({ id: 5, name: 'pool-1-agent-cord', last_contact: contact }),
+          agent({ id: 6, name: 'pool-1-agent-stal', last_contact: sec(T0 - 30 * MIN) }),
+          agent({ id: 7, name: 'my-static-agent', last_contact: contact }),
+        ],
+        queue: queueOf({
+          pending: [task('p1', { created: sec(T0 - 90_000) }), task('p2')],
+          running: [task('r1', { agent_id: 2 }), task('r2', { agent_id: 2 })],
+          free: 3,
+        }),
+        servers: [
+          server('pool-1-agent-idle', T0 - 60 * MIN),
+          server('pool-1-agent-boot', T0 - 2 * MIN, { state: 'booting', status: 'installing', publicIpv4: undefined }),
+          server('pool-1-agent-lost', T0 - 20 * MIN),
+        ],
+      }),
+    );
+    const s = st.snapshot();
+    const states = Object.fromEntries(s.agents.map((a) => [a.name, a.state])) as Record<string, AgentState>;
+    assert.deepEqual(states, {
+      'pool-1-agent-idle': 'idle',
+      'pool-1-agent-busy': 'busy',
+      'pool-1-agent-boot': 'booting',
+      'pool-1-agent-drnd': 'drained',
+      'pool-1-agent-cord': 'cordoned',
+      'pool-1-agent-stal': 'stale',
+    });
+    const idle = s.agents.find((a) => a.name === 'pool-1-agent-idle');
+    assert.equal(idle?.ageMs, 60 * MIN + 30_000);
+    assert.equal(idle?.drainRequested, true);
+    assert.deepEqual(idle?.server, { state: 'running', status: 'on', publicIpv4: '203.0.113.10' });
+    assert.equal(s.agents.find((a) => a.name === 'pool-1-agent-busy')?.runningTasks, 2);
+    assert.equal(s.agents.find((a) => a.name === 'pool-1-agent-boot')?.lastContactAt, null);
+    assert.deepEqual(
+      s.servers.map((x) => [x.name, x.hasAgent]),
+      [
+        ['pool-1-agent-idle', true],
+        ['pool-1-agent-lost', false],
+        ['pool-1-agent-boot', true],
+      ],
+    );
+    assert.deepEqual(s.queue, { pending: 2, waitingOnDeps: 0, running: 2, freeSlots: 3, paused: false, oldestPendingAgeMs: 120_000 });
+    assert.equal(s.pool.poolId, '1');
+    assert.equal(s.pool.maxAgents, 5);
+    assert.equal(s.pool.billingModel, 'hourly');
+    assert.deepEqual(s.admin.cordoned, ['pool-1-agent-cord']);
+    assert.equal(s.cost.currency, 'RUB');
+    assert.equal(s.lastFullTick?.woodpeckerOk, true);
+    assert.equal(s.lastFullTick?.providerOk, true);
+    assert.equal(s.series.length, 1);
+    assert.equal(s.series[0]?.busy, 1);
+    assert.equal(s.series[0]?.pending, 2);
+    assert.ok(!JSON.stringify(s).includes(SECRET_AGENT_TOKEN), 'no agent token in the snapshot');
+  });
+
+  it('records decisions with reasons, most recent first, bounded', () => {
+    const clock = manualClock();
+    const st = createStatusTracker({ clock, maxDecisions: 3 });
+    const why = (n: number) => ({ code: 'pending-work' as const, message: `need ${n}` });
+    for (let i = 0; i < 5; i++) {
+      st.observeTick(
+        report({
+          now: T0 + i * MIN,
+          results: [result({ kind: 'create', reason: why(i) }, { name: `pool-1-agent-n${i}` })],
+        }),
+      );
+    }
+    const d = st.decisions(10);
+    assert.equal(d.length, 3);
+    assert.deepEqual(
+      d.map((x) => [x.agent, x.reason.message, x.at]),
+      [
+        ['pool-1-agent-n4', 'need 4', T0 + 4 * MIN],
+        ['pool-1-agent-n3', 'need 3', T0 + 3 * MIN],
+        ['pool-1-agent-n2', 'need 2', T0 + 2 * MIN],
+      ],
+    );
+    assert.equal(st.decisions(1).length, 1);
+    assert.equal(d[0]?.action, 'create');
+    assert.equal(d[0]?.outcome, 'done');
+  });
+
+  it('scrubs credentials out of messages and errors', () => {
+    const st = createStatusTracker({ clock: manualClock() });
+    st.observeTick(
+      report({
+        now: T0,
+        errors: ['timeweb said: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.secret'],
+        results: [
+          result(
+            { kind: 'create', reason: { code: 'pending-work', message: 'work' } },
+            { name: 'pool-1-agent-x', outcome: 'failed', detail: 'POST failed: token=abcdef123456' },
+          ),
+        ],
+      }),
+    );
+    const text = JSON.stringify(st.snapshot());
+    assert.ok(!text.includes('eyJhbGciOiJIUzI1NiJ9'));
+    assert.ok(!text.includes('abcdef123456'));
+    assert.ok(text.includes('[redacted]'));
+  });
+
+  it('keeps the time series bounded to the window and merges points closer than the resolution', () => {
+    const st = createStatusTracker({ clock: manualClock(), seriesWindowMs: 60 * MIN, seriesResolutionMs: 15_000 });
+    for (let i = 0; i < 180; i++) st.observeTick(report({ now: T0 + i * MIN }));
+    st.observeTick(report({ now: T0 + 179 * MIN + 5000, mode: 'scale-up', queue: queueOf({ pending: [task('x')] }) }));
+    const s = st.snapshot();
+    // Window: the hour before the newest point (T0 + 179 min + 5 s).
+    assert.equal(s.series.length, 60);
+    assert.equal(s.series[0]?.t, T0 + 120 * MIN);
+    const lastPoint = s.series[s.series.length - 1];
+    assert.equal(lastPoint?.t, T0 + 179 * MIN + 5000, 'the later point replaced the one 5 s before it');
+    assert.equal(lastPoint?.pending, 1);
+  });
+
+  it('accumulates cost in the series and the snapshot', () => {
+    const st = createStatusTracker({ clock: manualClock(), price: () => PRICE });
+    const srv = [server('pool-1-agent-aaaa', T0), server('pool-1-agent-bbbb', T0), server('pool-1-agent-cccc', T0)];
+    st.observeTick(report({ now: T0, servers: srv }));
+    st.observeTick(report({ now: T0 + 30 * MIN, servers: srv }));
+    st.observeTick(report({ now: T0 + 60 * MIN, servers: [] }));
+    const s = st.snapshot();
+    assert.equal(s.cost.total, 30);
+    assert.equal(s.cost.perHour, 10);
+    assert.equal(s.cost.since, T0);
+    assert.deepEqual(
+      s.series.map((p) => p.cost),
+      [0, 15, 30],
+    );
+  });
+
+  it('reports which API failed in the last full tick and keeps the last good picture', () => {
+    const st = createStatusTracker({ clock: manualClock(), config });
+    st.observeTick(report({ now: T0, agents: [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) })] }));
+    st.observeTick(report({ now: T0 + MIN, servers: undefined, agents: [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) })] }));
+    let last = st.lastFullTick();
+    assert.equal(last?.woodpeckerOk, true);
+    assert.equal(last?.providerOk, false);
+    st.observeTick(report({ now: T0 + 2 * MIN, failed: true }));
+    last = st.lastFullTick();
+    assert.equal(last?.woodpeckerOk, false);
+    assert.equal(last?.ok, false);
+    const s = st.snapshot();
+    assert.equal(s.agents.length, 1, 'agents from the last tick that could observe');
+    assert.equal(s.lastTick?.errors.length, 1);
+    assert.deepEqual([...st.knownAgents()], ['pool-1-agent-aaaa']);
+  });
+
+  it('uses the live engine memory when given', () => {
+    const st = createStatusTracker({ clock: manualClock(), config });
+    st.observeTick(report({ now: T0, agents: [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) })] }));
+    const s = st.snapshot({ ...initialMemory, paused: true, cordoned: ['pool-1-agent-aaaa'] });
+    assert.equal(s.admin.paused, true);
+    assert.equal(s.agents[0]?.state, 'cordoned');
+  });
+
+  it('builds a consistent picture over a few synthetic hours', () => {
+    const st = createStatusTracker({ clock: manualClock(T0 + 240 * MIN), config, price: PRICE });
+    for (const r of syntheticRun(T0, 240)) st.observeTick(r);
+    const s = st.snapshot();
+    assert.equal(s.series.length, 240);
+    for (const p of s.series) assert.equal(p.agents, p.booting + p.idle + p.busy + p.drained + p.stale);
+    assert.ok(s.decisions.length > 0 && s.decisions.length <= 50);
+    assert.ok(s.cost.total > 0);
+  });
+});
