@@ -1,0 +1,301 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The status page: one self-contained HTML document (inline CSS and JS, no build step, no CDN, no external
+ * request). It polls `api/status` (relative, so it also works behind a reverse proxy under a path prefix) and
+ * draws everything with plain DOM and SVG. All values are inserted with `textContent`, never as HTML.
+ */
+
+const STYLE = `
+:root{--bg:#f5f6f8;--card:#fff;--text:#1d2330;--muted:#667085;--line:#e4e7ec;--accent:#2563eb;
+--ok:#12805c;--warn:#b54708;--bad:#c0262d;--shadow:0 1px 2px rgba(16,24,40,.06),0 1px 3px rgba(16,24,40,.08)}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1419;--card:#171d24;--text:#e6e9ee;--muted:#97a1ae;--line:#2a323c;
+--accent:#5b8def;--ok:#3fbf8a;--warn:#f0a44b;--bad:#f26d6d;--shadow:none}}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Ubuntu,sans-serif;background:var(--bg);color:var(--text)}
+header{display:flex;flex-wrap:wrap;gap:12px;align-items:center;padding:14px 24px;background:var(--card);border-bottom:1px solid var(--line)}
+header h1{font-size:18px;margin:0;font-weight:650;letter-spacing:-.01em}
+header .sub{color:var(--muted)}
+header .right{margin-left:auto;display:flex;gap:10px;align-items:center;color:var(--muted);font-size:13px}
+main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}
+.pill{display:inline-block;padding:2px 10px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid transparent}
+.pill.ok{color:var(--ok);border-color:var(--ok)}.pill.warn{color:var(--warn);border-color:var(--warn)}
+.pill.bad{color:var(--bad);border-color:var(--bad)}.pill.muted{color:var(--muted);border-color:var(--line)}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;margin-bottom:16px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;box-shadow:var(--shadow)}
+.card h2{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:0 0 6px;font-weight:600}
+.card .big{font-size:26px;font-weight:650;line-height:1.1}
+.card .small{color:var(--muted);font-size:12px;margin-top:4px}
+section.card{margin-bottom:16px}
+section.card h2{font-size:13px;margin-bottom:10px}
+.legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;color:var(--muted);margin-bottom:6px}
+.legend i{display:inline-block;width:12px;height:3px;border-radius:2px;margin-right:6px;vertical-align:middle}
+#chart{width:100%;height:260px;display:block}
+#chart text{fill:var(--muted);font-size:11px}
+#chart .grid{stroke:var(--line);stroke-width:1}
+table{width:100%;border-collapse:collapse;font-size:13px}
+th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;border-bottom:1px solid var(--line);padding:6px 8px;white-space:nowrap}
+td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}
+tr:last-child td{border-bottom:none}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+.badge{display:inline-block;padding:1px 8px;border-radius:6px;font-size:12px;font-weight:600;background:var(--line);color:var(--text)}
+.s-busy{background:#dbeafe;color:#1e40af}.s-idle{background:#dcfce7;color:#166534}.s-booting{background:#fef3c7;color:#92400e}
+.s-drained{background:#e5e7eb;color:#374151}.s-cordoned{background:#ede9fe;color:#5b21b6}.s-stale,.o-failed{background:#fee2e2;color:#991b1b}
+.o-done{background:#dcfce7;color:#166534}.o-skipped{background:#fef3c7;color:#92400e}.o-dry-run{background:#e0f2fe;color:#075985}
+.s-running{background:#dcfce7;color:#166534}.s-failed{background:#fee2e2;color:#991b1b}.s-deleting{background:#e5e7eb;color:#374151}
+.tag{display:inline-block;margin-left:6px;font-size:11px;color:var(--muted)}
+.empty{color:var(--muted);padding:8px 0}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+@media (max-width:900px){.grid2{grid-template-columns:1fr}}
+.errors li{color:var(--bad)}.admin li{color:var(--warn)}.notes li{color:var(--muted)}
+ul{margin:0;padding-left:18px}
+footer{color:var(--muted);font-size:12px;text-align:center;padding:8px 0 24px}
+footer a{color:var(--accent);text-decoration:none;margin:0 6px}
+.scroll{overflow-x:auto}
+`;
+
+const SCRIPT = `
+(function(){
+"use strict";
+var POLL_MS = 5000;
+var SERIES = [
+  {key:"agents", label:"Agents", color:"#2563eb"},
+  {key:"busy", label:"Busy agents", color:"#7c3aed"},
+  {key:"booting", label:"Booting agents", color:"#d97706"},
+  {key:"pending", label:"Pending workflows", color:"#dc2626"},
+  {key:"running", label:"Running workflows", color:"#059669"}
+];
+function $(id){ return document.getElementById(id); }
+function el(tag, cls, text){ var e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined && text !== null) e.textContent = String(text); return e; }
+function dur(ms){
+  if (ms === null || ms === undefined || !isFinite(ms)) return "\\u2014";
+  var s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + "s";
+  var m = Math.floor(s / 60); if (m < 60) return m + "m " + String(s % 60).padStart(2, "0") + "s";
+  var h = Math.floor(m / 60); if (h < 48) return h + "h " + String(m % 60).padStart(2, "0") + "m";
+  return Math.floor(h / 24) + "d " + (h % 24) + "h";
+}
+function ago(now, t){ return (t === null || t === undefined) ? "never" : dur(now - t) + " ago"; }
+function clock(t){ var d = new Date(t); return String(d.getHours()).padStart(2,"0") + ":" + String(d.getMinutes()).padStart(2,"0") + ":" + String(d.getSeconds()).padStart(2,"0"); }
+function money(v, cur){ if (v === null || v === undefined) return "\\u2014"; return v.toFixed(v < 10 ? 2 : 0) + (cur ? " " + cur : ""); }
+function badge(text, cls){ return el("span", "badge " + cls, text); }
+function setText(id, v){ $(id).textContent = v; }
+
+function fillTable(tbodyId, rows, cols, emptyText){
+  var tb = $(tbodyId); tb.replaceChildren();
+  if (!rows.length){ var tr = el("tr"); var td = el("td", "empty", emptyText); td.colSpan = cols; tr.appendChild(td); tb.appendChild(tr); return; }
+  rows.forEach(function(cells){ var tr = el("tr"); cells.forEach(function(c){ tr.appendChild(c); }); tb.appendChild(tr); });
+}
+function td(v, cls){ var c = el("td", cls || ""); if (v instanceof Node) c.appendChild(v); else c.textContent = (v === null || v === undefined) ? "\\u2014" : String(v); return c; }
+
+function renderHeader(s){
+  var p = s.pool || {};
+  setText("pool", p.poolId !== null && p.poolId !== undefined ? "pool " + p.poolId : "");
+  document.title = "twcloud-scaler" + (p.poolId ? " \\u00b7 pool " + p.poolId : "");
+  var st = $("state"); var lt = s.lastTick;
+  if (s.admin && s.admin.paused){ st.textContent = "paused"; st.className = "pill warn"; }
+  else if (!lt){ st.textContent = "starting"; st.className = "pill muted"; }
+  else if (!lt.ok){ st.textContent = "errors"; st.className = "pill bad"; }
+  else { st.textContent = "running"; st.className = "pill ok"; }
+  setText("last", lt ? "last reconcile " + ago(s.now, lt.finishedAt) + " (" + lt.mode + ", " + lt.durationMs + " ms)" : "no reconcile yet");
+  var cfg = [];
+  if (p.policy) cfg.push("policy " + p.policy);
+  if (p.minAgents !== null && p.maxAgents !== null) cfg.push(p.minAgents + "\\u2013" + p.maxAgents + " agents");
+  if (p.workflowsPerAgent) cfg.push(p.workflowsPerAgent + " workflows/agent");
+  if (p.billingModel) cfg.push(p.billingModel + " billing");
+  if (p.reconciliationIntervalMs) cfg.push("every " + dur(p.reconciliationIntervalMs));
+  setText("config", cfg.join(" \\u00b7 "));
+}
+
+function renderCards(s){
+  var count = {}; (s.agents || []).forEach(function(a){ count[a.state] = (count[a.state] || 0) + 1; });
+  setText("c-agents", (s.agents || []).length);
+  var parts = ["busy","idle","booting","drained","cordoned","stale"].filter(function(k){ return count[k]; }).map(function(k){ return count[k] + " " + k; });
+  setText("c-agents-sub", parts.length ? parts.join(", ") : "none");
+  var p = s.pool || {};
+  setText("c-desired", p.desired === null || p.desired === undefined ? "\\u2014" : p.desired);
+  setText("c-desired-sub", p.required === null || p.required === undefined ? "" : "needed " + p.required + ", available " + p.available);
+  var q = s.queue;
+  setText("c-pending", q ? q.pending : "\\u2014");
+  setText("c-pending-sub", q ? (q.waitingOnDeps + " waiting on deps" + (q.oldestPendingAgeMs !== null ? ", oldest " + dur(q.oldestPendingAgeMs) : "") + (q.paused ? ", queue paused" : "")) : "");
+  setText("c-running", q ? q.running : "\\u2014");
+  setText("c-running-sub", q ? q.freeSlots + " free slot(s)" : "");
+  setText("c-servers", s.serversKnown ? (s.servers || []).length : "\\u2014");
+  var sc = {}; (s.servers || []).forEach(function(x){ sc[x.state] = (sc[x.state] || 0) + 1; });
+  setText("c-servers-sub", Object.keys(sc).map(function(k){ return sc[k] + " " + k; }).join(", ") || (s.serversKnown ? "none" : "not listed yet"));
+  var c = s.cost || {};
+  setText("c-cost", money(c.total, c.currency));
+  setText("c-cost-sub", c.perHour !== null && c.perHour !== undefined ? money(c.perHour, c.currency) + "/h per server" + (c.since ? ", since " + ago(s.now, c.since) : "") : "no price known");
+}
+
+function renderAgents(s){
+  var rows = (s.agents || []).map(function(a){
+    var name = td(a.name, "mono");
+    if (a.cordoned && a.state !== "cordoned") name.appendChild(el("span", "tag", "cordoned"));
+    if (a.drainRequested) name.appendChild(el("span", "tag", "drain requested"));
+    var srv = a.server ? a.server.status + (a.server.publicIpv4 ? " \\u00b7 " + a.server.publicIpv4 : "") : "no server";
+    return [name, td(badge(a.state, "s-" + a.state)), td(dur(a.ageMs), "num"), td(ago(s.now, a.lastContactAt)),
+      td(a.runningTasks + " / " + a.capacity, "num"), td(srv, "mono")];
+  });
+  fillTable("agents", rows, 6, "No agents in this pool.");
+}
+
+function renderServers(s){
+  var rows = (s.servers || []).map(function(x){
+    return [td(x.name, "mono"), td(badge(x.state, "s-" + x.state)), td(x.status), td(dur(x.ageMs), "num"), td(x.publicIpv4, "mono"), td(x.hasAgent ? "yes" : "no")];
+  });
+  fillTable("servers", rows, 6, s.serversKnown ? "No servers." : "The server list has not been read yet.");
+}
+
+function renderDecisions(s){
+  var rows = (s.decisions || []).map(function(d){
+    var msg = td(d.reason.message); if (d.detail){ msg.appendChild(el("div", "tag", d.detail)); }
+    return [td(clock(d.at), "mono"), td(d.action), td(d.agent, "mono"), td(badge(d.reason.code, "")), msg, td(badge(d.outcome, "o-" + d.outcome))];
+  });
+  fillTable("decisions", rows, 6, "No decisions yet.");
+}
+
+function renderTick(s){
+  var box = $("tick"); box.replaceChildren();
+  var ad = s.admin || {}; var adm = [];
+  if (ad.paused) adm.push("Scaling is paused by an operator: no agents are added or drained (twcloud-scaler resume).");
+  if (ad.provisionFailures > 0) adm.push(ad.provisionFailures + " failed provision(s) in a row" + (ad.createBlockedUntil > s.now ? "; no new server before " + clock(ad.createBlockedUntil) : "") + ".");
+  if (ad.cordoned && ad.cordoned.length) adm.push("Cordoned: " + ad.cordoned.join(", ") + ".");
+  if (ad.drainRequested && ad.drainRequested.length) adm.push("Drain requested: " + ad.drainRequested.join(", ") + ".");
+  if (adm.length){ var ua = el("ul", "admin"); adm.forEach(function(a){ ua.appendChild(el("li", "", a)); }); box.appendChild(ua); }
+  var lt = s.lastTick; if (!lt) return;
+  if (lt.errors.length){ var ul = el("ul", "errors"); lt.errors.forEach(function(e){ ul.appendChild(el("li", "", e)); }); box.appendChild(ul); }
+  if (lt.notes.length){ var ul2 = el("ul", "notes"); lt.notes.forEach(function(n){ ul2.appendChild(el("li", "", n)); }); box.appendChild(ul2); }
+  if (!lt.errors.length && !lt.notes.length && !adm.length) box.appendChild(el("div", "empty", "The last reconcile had no errors and nothing to note."));
+}
+
+var NS = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs){ var e = document.createElementNS(NS, tag); for (var k in attrs) e.setAttribute(k, String(attrs[k])); return e; }
+function drawChart(s){
+  var svg = $("chart"); svg.replaceChildren();
+  var pts = s.series || [];
+  var W = svg.clientWidth || 900, H = svg.clientHeight || 260;
+  svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+  var L = 40, R = 14, T = 12, B = 26, w = W - L - R, h = H - T - B;
+  if (!pts.length){ var t = svgEl("text", {x: L + 8, y: T + 24}); t.textContent = "No data yet."; svg.appendChild(t); return; }
+  var t1 = pts[pts.length - 1].t, t0 = Math.min(pts[0].t, t1 - 10 * 60000);
+  var max = 1; pts.forEach(function(p){ SERIES.forEach(function(sr){ if (p[sr.key] > max) max = p[sr.key]; }); });
+  var step = max <= 5 ? 1 : max <= 10 ? 2 : max <= 25 ? 5 : max <= 50 ? 10 : Math.ceil(max / 5 / 10) * 10;
+  var top = Math.ceil(max / step) * step;
+  function X(t){ return L + (t - t0) / (t1 - t0) * w; }
+  function Y(v){ return T + h - v / top * h; }
+  for (var v = 0; v <= top; v += step){
+    svg.appendChild(svgEl("line", {x1: L, x2: L + w, y1: Y(v), y2: Y(v), "class": "grid"}));
+    var lbl = svgEl("text", {x: L - 6, y: Y(v) + 4, "text-anchor": "end"}); lbl.textContent = String(v); svg.appendChild(lbl);
+  }
+  var span = t1 - t0, tick = span > 4 * 3600000 ? 3600000 : span > 2 * 3600000 ? 1800000 : span > 3600000 ? 900000 : span > 1800000 ? 600000 : 300000;
+  for (var tt = Math.ceil(t0 / tick) * tick; tt <= t1; tt += tick){
+    svg.appendChild(svgEl("line", {x1: X(tt), x2: X(tt), y1: T, y2: T + h, "class": "grid"}));
+    var d = new Date(tt), xl = svgEl("text", {x: X(tt), y: H - 8, "text-anchor": "middle"});
+    xl.textContent = String(d.getHours()).padStart(2,"0") + ":" + String(d.getMinutes()).padStart(2,"0"); svg.appendChild(xl);
+  }
+  SERIES.forEach(function(sr){
+    var dpath = "";
+    pts.forEach(function(p, i){
+      var x = X(p.t).toFixed(1), y = Y(p[sr.key]).toFixed(1);
+      if (i === 0) dpath += "M" + x + " " + y; else dpath += "H" + x + "V" + y;
+    });
+    dpath += "H" + X(t1).toFixed(1);
+    svg.appendChild(svgEl("path", {d: dpath, fill: "none", stroke: sr.color, "stroke-width": 2, "stroke-linejoin": "round", "data-series": sr.key}));
+  });
+  svg.setAttribute("data-points", String(pts.length));
+}
+function legend(){
+  var box = $("legend");
+  SERIES.forEach(function(sr){ var s = el("span"); var i = el("i"); i.setAttribute("data-color", sr.color); s.appendChild(i); s.appendChild(document.createTextNode(sr.label)); box.appendChild(s); });
+  // Colours are applied through the CSSOM (allowed by the page's Content-Security-Policy, unlike style attributes).
+  Array.prototype.forEach.call(box.querySelectorAll("i"), function(i){ i.style.background = i.getAttribute("data-color"); });
+}
+
+var last = null;
+function render(s){
+  last = s;
+  renderHeader(s); renderCards(s); drawChart(s); renderAgents(s); renderServers(s); renderDecisions(s); renderTick(s);
+  document.body.setAttribute("data-loaded", "true");
+}
+function poll(){
+  fetch("api/status", {cache: "no-store", headers: {accept: "application/json"}})
+    .then(function(r){ if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    .then(function(s){ $("conn").className = "pill ok"; $("conn").textContent = "live"; render(s); })
+    .catch(function(){ $("conn").className = "pill bad"; $("conn").textContent = "disconnected"; })
+    .then(function(){ setTimeout(poll, POLL_MS); });
+}
+window.addEventListener("resize", function(){ if (last) drawChart(last); });
+legend();
+poll();
+})();
+`;
+
+const BODY = `
+<header>
+  <h1>twcloud-scaler</h1><span class="sub" id="pool"></span><span class="pill muted" id="state">loading</span>
+  <span class="sub" id="config"></span>
+  <div class="right"><span id="last"></span><span class="pill muted" id="conn">connecting</span></div>
+</header>
+<main>
+  <div class="cards">
+    <div class="card"><h2>Agents</h2><div class="big" id="c-agents">&#8212;</div><div class="small" id="c-agents-sub"></div></div>
+    <div class="card"><h2>Desired</h2><div class="big" id="c-desired">&#8212;</div><div class="small" id="c-desired-sub"></div></div>
+    <div class="card"><h2>Pending</h2><div class="big" id="c-pending">&#8212;</div><div class="small" id="c-pending-sub"></div></div>
+    <div class="card"><h2>Running</h2><div class="big" id="c-running">&#8212;</div><div class="small" id="c-running-sub"></div></div>
+    <div class="card"><h2>Servers</h2><div class="big" id="c-servers">&#8212;</div><div class="small" id="c-servers-sub"></div></div>
+    <div class="card"><h2>Cost so far</h2><div class="big" id="c-cost">&#8212;</div><div class="small" id="c-cost-sub"></div></div>
+  </div>
+  <section class="card"><h2>Agents and queue, last hours</h2><div class="legend" id="legend"></div>
+    <svg id="chart" role="img" aria-label="Agents and queue over time"></svg></section>
+  <section class="card"><h2>Agents</h2><div class="scroll"><table>
+    <thead><tr><th>Name</th><th>State</th><th>Age</th><th>Last contact</th><th>Tasks</th><th>Server</th></tr></thead>
+    <tbody id="agents"></tbody></table></div></section>
+  <div class="grid2">
+    <section class="card"><h2>Servers</h2><div class="scroll"><table>
+      <thead><tr><th>Name</th><th>State</th><th>Status</th><th>Age</th><th>IPv4</th><th>Agent</th></tr></thead>
+      <tbody id="servers"></tbody></table></div></section>
+    <section class="card"><h2>Last reconcile</h2><div id="tick"></div></section>
+  </div>
+  <section class="card"><h2>Recent decisions</h2><div class="scroll"><table>
+    <thead><tr><th>Time</th><th>Action</th><th>Agent</th><th>Reason</th><th>Why</th><th>Outcome</th></tr></thead>
+    <tbody id="decisions"></tbody></table></div></section>
+</main>
+<footer><a href="api/status">api/status</a><a href="api/decisions">api/decisions</a><a href="metrics">metrics</a><a href="readyz">readyz</a></footer>
+`;
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s, 'utf8').digest('base64');
+}
+
+/** The complete page. */
+export const STATUS_PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<link rel="icon" href="data:,">
+<title>twcloud-scaler</title>
+<style>${STYLE}</style>
+</head>
+<body>${BODY}<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+
+/**
+ * Content-Security-Policy for the page: only its own inline script and style (by hash), requests only to its
+ * own origin, nothing embeddable.
+ */
+export const STATUS_PAGE_CSP = [
+  "default-src 'none'",
+  `script-src 'sha256-${sha256(SCRIPT)}'`,
+  `style-src 'sha256-${sha256(STYLE)}'`,
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
