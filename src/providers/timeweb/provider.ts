@@ -368,9 +368,9 @@ export class TimewebProvider implements Provider {
       }
       if (result.kind === 'confirmation-required') {
         throw new TimewebDeletePermissionError(
-          `timewebcloud: Timeweb did not delete server ${s.name} (id ${s.id}): it asks for a confirmation. The API token ` +
-            'lacks delete permission or Telegram delete confirmation is on: allow deletion for the token and turn the ' +
-            'confirmation off in the Timeweb Cloud panel',
+          `timewebcloud: Timeweb did not delete server ${s.name} (id ${s.id}) and asks for a confirmation instead: ` +
+            'the API token lacks delete permission or Telegram delete confirmation is on. Allow deletion for the token ' +
+            'and turn the delete confirmation off in the Timeweb Cloud panel',
         );
       }
       this.ipMarked.delete(s.id);
