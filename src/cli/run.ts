@@ -71,15 +71,8 @@ export async function runDaemon(
 
   const def = findProvider(core.provider);
   if (!def) throw new ConfigError(unknownProviderMessage(core.provider));
-  if (core.cloudinitTemplate !== '') {
-    try {
-      validateTemplate(core.cloudinitTemplate);
-    } catch (e) {
-      throw new ConfigError(
-        `invalid value for --cloudinit-template (WOODPECKER_CLOUDINIT_TEMPLATE): ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-  }
+  // Throws a ConfigError naming --cloudinit-template.
+  if (core.cloudinitTemplate !== '') validateTemplate(core.cloudinitTemplate);
 
   const woodpecker = new WoodpeckerClient({
     baseUrl: core.serverUrl,
