@@ -1,0 +1,115 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { WoodpeckerApi } from '../../src/engine/executor.js';
+import { Reconciler } from '../../src/engine/reconciler.js';
+import { ConfigError } from '../../src/config/types.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createObservability } from '../../src/observability/wire.js';
+import type { Provider, ProviderServer } from '../../src/providers/types.js';
+import type { WoodpeckerAgent } from '../../src/woodpecker/types.js';
+import { T0, agent, config, manualClock, queueOf, task } from './fixtures.js';
+
+/** A pool with one busy agent and one pending workflow: the tick creates an agent. */
+function engine(clock: ReturnType<typeof manualClock>) {
+  const agents: WoodpeckerAgent[] = [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: Math.floor(T0 / 1000) })];
+  const servers: ProviderServer[] = [
+    { id: 's1', name: 'pool-1-agent-aaaa', createdAt: T0 - 600_000, state: 'running', status: 'on' },
+  ];
+  const woodpecker: WoodpeckerApi = {
+    queueInfo: async () =>
+      queueOf({ pending: [task('p1'), task('p2'), task('p3')], running: [task('r1', { agent_id: 1 }), task('r2', { agent_id: 1 })] }),
+    listAgents: async () => agents.map((a) => ({ ...a })),
+    createAgent: async (name) => {
+      const a = agent({ id: agents.length + 1, name, created: Math.floor(clock.now() / 1000) });
+      agents.push(a);
+      return a;
+    },
+    updateAgent: async (a) => agent({ id: a.id, name: a.name, no_schedule: a.no_schedule }),
+    deleteAgent: async () => 'deleted',
+    agentTasks: async () => [],
+  };
+  const provider: Provider = {
+    name: 'stub',
+    billingModel: 'hourly',
+    preExec: [],
+    postExec: [],
+    deploy: async (req) => {
+      const s: ProviderServer = { id: `s${servers.length + 1}`, name: req.agent.name, createdAt: clock.now(), state: 'booting', status: 'installing' };
+      servers.push(s);
+      return s;
+    },
+    remove: async () => 'removed',
+    list: async () => servers.map((s) => ({ ...s })),
+    price: () => ({ perHour: 9, currency: 'RUB', description: 'stub' }),
+  };
+  const reconciler = new Reconciler({
+    config,
+    woodpecker,
+    provider,
+    clock,
+    random: () => 0.5,
+    logger: silentLogger(),
+    renderUserData: () => '#cloud-config\n',
+  });
+  return { reconciler, provider };
+}
+
+describe('createObservability (daemon wiring)', () => {
+  it('feeds metrics and status from the reconciler and serves them on the listener', async () => {
+    const clock = manualClock(T0);
+    const { reconciler, provider } = engine(clock);
+    const obs = createObservability({ httpAddr: '127.0.0.1:0', poolId: '1', clock, processMetrics: false });
+    obs.onRequest('woodpecker', { endpoint: 'GET /api/agents', status: 200, durationMs: 12 });
+    const stop = await obs.start({ reconciler, provider, logger: silentLogger() });
+    try {
+      const url = obs.server?.url;
+      assert.ok(url);
+      assert.equal((await fetch(`${url}/readyz`)).status, 503);
+      const report = await reconciler.tick('full');
+      assert.equal(report.results[0]?.action.kind, 'create');
+      assert.equal((await fetch(`${url}/readyz`)).status, 200);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /twcloud_scaler_actions_total\{kind="create",reason="pending-work",outcome="done",pool="1"\} 2/);
+      assert.match(metrics, /twcloud_scaler_api_requests_total\{api="woodpecker",endpoint="GET \/api\/agents",status="200",pool="1"\} 1/);
+      const status = (await (await fetch(`${url}/api/status`)).json()) as { decisions: Array<{ action: string }>; cost: { perHour: number } };
+      assert.equal(status.decisions[0]?.action, 'create');
+      assert.equal(status.cost.perHour, 9);
+      // Loopback without a token: local admin requests reach the reconciler.
+      const paused = await fetch(`${url}/api/pause`, { method: 'POST' });
+      assert.equal(paused.status, 200);
+      assert.equal(reconciler.state.paused, true);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('keeps metrics without a listener when http-addr is off', async () => {
+    const clock = manualClock(T0);
+    const { reconciler, provider } = engine(clock);
+    const obs = createObservability({ httpAddr: undefined, poolId: '1', clock, processMetrics: false });
+    const stop = await obs.start({ reconciler, provider, logger: silentLogger() });
+    await reconciler.tick('full');
+    assert.equal(obs.server, undefined);
+    assert.match((await obs.metrics.render()).body, /twcloud_scaler_ticks_total\{mode="full",result="ok",pool="1"\} 1/);
+    await stop();
+  });
+
+  it('makes a busy address a configuration error', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const clock = manualClock(T0);
+      const { reconciler, provider } = engine(clock);
+      const obs = createObservability({ httpAddr: `127.0.0.1:${port}`, poolId: '1', clock, processMetrics: false });
+      await assert.rejects(obs.start({ reconciler, provider, logger: silentLogger() }), (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /--http-addr.*cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+        return true;
+      });
+    } finally {
+      blocker.close();
+    }
+  });
+});
