@@ -110,6 +110,20 @@ test('error parsing: string[] message, empty 401, non-JSON 502, 404, 423', async
   });
 });
 
+test('an error that echoes the user-data never carries it (nor the agent secret)', async () => {
+  const env = makeEnv();
+  const userData = '#cloud-config\nwrite_files:\n- content: |\n    WOODPECKER_AGENT_SECRET=s3cr3t-agent-token-value\n';
+  env.fake.rejectCreate({
+    match: () => true,
+    status: 400,
+    errorCode: 'bad_request',
+    message: [`cloud_init is invalid: ${userData}`, 'token s3cr3t-agent-token-value rejected'],
+  });
+  const err = await rejects(env.client.createServer({ name: 'pool-1-agent-Echo', preset_id: 2453, os_id: 99, cloud_init: userData }));
+  assert.doesNotMatch(err.message, /s3cr3t-agent-token-value/);
+  assert.match(err.message, /cloud_init is invalid: \[redacted\]/);
+});
+
 test('DELETE server results: 204 deleted, 200+hash confirmation-required, quarantine', async () => {
   const env = makeEnv();
   env.fake.setDeleteMode('confirm');

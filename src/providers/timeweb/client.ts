@@ -150,6 +150,8 @@ interface CallSpec {
   /** Path below the base URL with the query, starting with `/`. */
   path: string;
   body?: unknown;
+  /** Texts that must not appear in an error (e.g. the user-data lines of a create), besides the token. */
+  secrets?: string[];
 }
 
 interface RawResponse {
@@ -238,7 +240,8 @@ export class TimewebClient {
   /** `POST /api/v1/servers`. Never retried: on an ambiguous failure, list before creating again. */
   async createServer(req: TwCreateServerRequest, signal?: AbortSignal): Promise<TwServer> {
     const endpoint: TimewebEndpoint = 'POST /api/v1/servers';
-    const body = await this.json({ method: 'POST', endpoint, path: '/api/v1/servers', body: req }, signal);
+    const secrets = secretTexts(req.cloud_init);
+    const body = await this.json({ method: 'POST', endpoint, path: '/api/v1/servers', body: req, secrets }, signal);
     return this.server(endpoint, field(body, 'server'));
   }
 
@@ -487,7 +490,7 @@ export class TimewebClient {
       try {
         const raw = await this.attempt(spec, signal);
         if (raw.status >= 200 && raw.status < 300) return raw;
-        err = this.statusError(spec.endpoint, raw);
+        err = this.statusError(spec.endpoint, raw, spec.secrets);
       } catch (e) {
         if (!(e instanceof TimewebApiError)) throw e; // the caller's abort
         err = e;
@@ -581,7 +584,7 @@ export class TimewebClient {
     }
   }
 
-  private statusError(endpoint: TimewebEndpoint, raw: RawResponse): TimewebApiError {
+  private statusError(endpoint: TimewebEndpoint, raw: RawResponse, secrets: string[] = []): TimewebApiError {
     const text = raw.text.trim();
     let body: unknown;
     let isJson = false;
@@ -602,25 +605,39 @@ export class TimewebClient {
       if (typeof body.message === 'string') message = body.message;
       else if (Array.isArray(body.message)) message = body.message.map((m) => String(m)).join('; ');
     }
-    if (message !== undefined) message = this.scrub(message);
+    if (message !== undefined) message = this.scrub(message, secrets);
     const hint = statusHint(endpoint, raw.status);
     let apiMessage: string;
     if (text === '') apiMessage = hint ?? 'empty response body';
-    else if (!isJson) apiMessage = `non-JSON response (${contentTypeOf(raw)}): ${this.snippet(text)}`;
+    else if (!isJson) apiMessage = `non-JSON response (${contentTypeOf(raw)}): ${this.snippet(text, secrets)}`;
     else if (message !== undefined && message !== '') apiMessage = hint ? `${hint}: ${message}` : message;
-    else apiMessage = hint ?? this.snippet(text);
+    else apiMessage = hint ?? this.snippet(text, secrets);
     return new TimewebApiError({ kind: 'http', status: raw.status, endpoint, errorCode, apiMessage, responseId });
   }
 
-  private snippet(text: string): string {
-    const flat = this.scrub(text.replace(/\s+/g, ' ').trim());
+  private snippet(text: string, secrets: string[] = []): string {
+    const flat = this.scrub(this.scrub(text, secrets).replace(/\s+/g, ' ').trim());
     return flat.length > SNIPPET ? `${flat.slice(0, SNIPPET)}…` : flat;
   }
 
-  /** Belt and braces: the token never appears in an error, even if a proxy echoed it. */
-  private scrub(s: string): string {
-    return this.token.length >= 4 ? s.split(this.token).join('[redacted]') : s;
+  /** Belt and braces: the token (and the call's secrets) never appear in an error, even if echoed back. */
+  private scrub(s: string, secrets: readonly string[] = []): string {
+    let out = s;
+    for (const secret of [this.token, ...secrets]) {
+      if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    }
+    return out;
   }
+}
+
+/** The user-data and each of its longer lines: an API error might echo (part of) it. */
+function secretTexts(userData: string | undefined): string[] {
+  if (userData === undefined || userData === '') return [];
+  const lines = userData.split(/\r?\n/).map((l) => l.trim());
+  // `KEY=value` lines (the agent secret): the value alone too.
+  const values = lines.map((l) => l.slice(l.lastIndexOf('=') + 1).trim());
+  // Longest first, so a whole text is replaced before its parts.
+  return [...new Set([userData, ...lines, ...values])].filter((x) => x.length >= 12).sort((a, b) => b.length - a.length);
 }
 
 /** A readable explanation for statuses whose bodies are empty or terse. */
