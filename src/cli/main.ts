@@ -64,7 +64,9 @@ export async function main(io: CliIo): Promise<number> {
       process.stderr.write(`twcloud-scaler: configuration error: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`twcloud-scaler: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // Expected failures (an unreachable API at start-up…) read best as one sentence; set DEBUG for the stack.
+    const detail = e instanceof Error ? (process.env.DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
+    process.stderr.write(`twcloud-scaler: ${detail}\n`);
     return 1;
   }
   return code;

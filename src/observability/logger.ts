@@ -1,7 +1,6 @@
-import pinoDefault, { type DestinationStream } from 'pino';
+import pinoDefault, { type DestinationStream, type Logger } from 'pino';
 
 const pino = pinoDefault;
-type Logger = import('pino').Logger;
 
 export type { Logger } from 'pino';
 
@@ -54,7 +53,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       ...base,
       transport: {
         target: 'pino-pretty',
-        options: { destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' },
+        options: { destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true },
       },
     });
   }
