@@ -129,10 +129,13 @@ interface Line {
 
 const W = 560;
 const H = 220;
-const M = { l: 48, r: 12, t: 24, b: 28 };
+const M = { l: 48, r: 12, t: 36, b: 28 };
 
-/** Reduces a series to at most `max` points (bucket maximum, so spikes stay visible). */
-function downsample(t: readonly number[], lines: readonly Line[], max = 500): { t: number[]; lines: Line[] } {
+/**
+ * Reduces a series to at most `max` points: bucket maximum for lines (spikes stay visible), bucket mean for stacked
+ * areas (so the stack still adds up).
+ */
+function downsample(t: readonly number[], lines: readonly Line[], stacked: boolean, max = 500): { t: number[]; lines: Line[] } {
   if (t.length <= max) return { t: [...t], lines: lines.map((l) => ({ ...l, values: [...l.values] })) };
   const step = Math.ceil(t.length / max);
   const tt: number[] = [];
@@ -140,9 +143,14 @@ function downsample(t: readonly number[], lines: readonly Line[], max = 500): { 
   for (let i = 0; i < t.length; i += step) {
     tt.push(t[i] ?? 0);
     lines.forEach((l, k) => {
+      const end = Math.min(t.length, i + step);
       let m = -Infinity;
-      for (let j = i; j < Math.min(t.length, i + step); j++) m = Math.max(m, l.values[j] ?? 0);
-      out[k]?.values.push(m);
+      let sum = 0;
+      for (let j = i; j < end; j++) {
+        m = Math.max(m, l.values[j] ?? 0);
+        sum += l.values[j] ?? 0;
+      }
+      out[k]?.values.push(stacked ? sum / (end - i) : m);
     });
   }
   return { t: tt, lines: out };
@@ -170,7 +178,7 @@ export function svgChart(opts: {
   yMax?: number;
   unit?: string;
 }): string {
-  const { t, lines } = downsample(opts.t, opts.lines);
+  const { t, lines } = downsample(opts.t, opts.lines, opts.stacked === true);
   const tMax = Math.max(1, t[t.length - 1] ?? 1);
   const stackedTotals = t.map((_, i) => lines.reduce((a, l) => a + (l.values[i] ?? 0), 0));
   const rawMax = opts.stacked ? Math.max(0, ...stackedTotals) : Math.max(0, ...lines.flatMap((l) => l.values));
@@ -219,10 +227,10 @@ export function svgChart(opts: {
     }
   }
   // legend
-  let lx = M.l + 180;
+  let lx = M.l;
   for (const l of lines) {
-    parts.push(`<rect x="${lx}" y="6" width="10" height="10" fill="${l.color}"/>`);
-    parts.push(`<text x="${lx + 14}" y="15" class="legend">${esc(l.name)}</text>`);
+    parts.push(`<rect x="${lx}" y="20" width="10" height="10" fill="${l.color}"/>`);
+    parts.push(`<text x="${lx + 14}" y="29" class="legend">${esc(l.name)}</text>`);
     lx += 22 + l.name.length * 6.5;
   }
   if (opts.unit) parts.push(`<text x="${W - M.r}" y="15" text-anchor="end" class="tick">${esc(opts.unit)}</text>`);
