@@ -1,0 +1,109 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Command } from 'commander';
+import { registerSimulateCommand } from '../../src/cli/simulate.js';
+import { registerDemoCommand } from '../../src/cli/demo.js';
+import type { SimulationResult } from '../../src/sandbox/result.js';
+import { ConfigError } from '../../src/config/types.js';
+
+function harness(files: Record<string, string>): {
+  program: Command;
+  out: () => string;
+  written: Record<string, string>;
+} {
+  let stdout = '';
+  const written: Record<string, string> = {};
+  const io = {
+    env: {},
+    cwd: '/nowhere',
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: () => true },
+    readFile: (p: string): string => {
+      const t = files[p];
+      if (t === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      return t;
+    },
+    writeFile: (p: string, t: string) => {
+      written[p] = t;
+    },
+  };
+  const program = new Command('twcloud-scaler').enablePositionalOptions().exitOverride();
+  registerSimulateCommand(program, io);
+  registerDemoCommand(program, { ...io, onInterrupt: () => () => undefined });
+  return { program, out: () => stdout, written };
+}
+
+const CSV = 'arrival,duration,labels\n0,300,repo=acme/web\n10,300\n20,240\n600,120\n';
+
+describe('simulate command', () => {
+  it('runs a CSV workload with --compare, --json and --html', async () => {
+    const h = harness({ 'w.csv': CSV });
+    await h.program.parseAsync(
+      ['simulate', '--workload', 'w.csv', '--compare', 'upstream', '--json', '--html', 'r.html', '--min-agents', '0', '--tail', '30m'],
+      { from: 'user' },
+    );
+    const parsed = JSON.parse(h.out()) as { runs: SimulationResult[] };
+    assert.deepEqual(
+      parsed.runs.map((r) => [r.label, r.policy, r.workflows.completed]),
+      [
+        ['default', 'default', 4],
+        ['upstream', 'upstream', 4],
+      ],
+    );
+    assert.equal(parsed.runs[0]?.settings.minAgents, 0);
+    assert.match(h.written['r.html'] ?? '', /<svg /);
+  });
+
+  it('compares against an env file of WOODPECKER_* settings; prints a table', async () => {
+    const h = harness({ 'w.csv': CSV, 'big.env': 'WOODPECKER_MAX_AGENTS=7\nWOODPECKER_WORKFLOWS_PER_AGENT=1\n' });
+    await h.program.parseAsync(
+      ['simulate', '--workload', 'w.csv', '--compare', 'big.env', '--min-agents', '0', '--tail', '10m', '--span', '1h'],
+      { from: 'user' },
+    );
+    assert.match(h.out(), /default\s+big\.env\s+big\.env ÷ default/);
+    assert.match(h.out(), /workflows completed\s+4 \/ 4\s+4 \/ 4/);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['unknown workload', ['--workload', 'nope'], /neither a built-in/],
+    ['bad seed', ['--seed', 'x'], /--seed/],
+    ['bad rate', ['--never-boot-rate', '2'], /--never-boot-rate/],
+    ['bad engine flag', ['--max-agents', '0'], /max-agents/],
+    ['compare file without settings', ['--compare', 'empty.env'], /sets no option/],
+  ];
+  for (const [name, args, re] of bad) {
+    it(`configuration errors: ${name}`, async () => {
+      const h = harness({ 'w.csv': CSV, 'empty.env': 'FOO=1\n' });
+      await assert.rejects(
+        h.program.parseAsync(['simulate', '--workload', 'w.csv', ...args], { from: 'user' }),
+        (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      );
+    });
+  }
+});
+
+describe('demo command', () => {
+  it('runs the real loop against the world on 127.0.0.1, then deletes everything', async () => {
+    const h = harness({});
+    await h.program.parseAsync(
+      [
+        'demo',
+        '--duration', '4s',
+        '--seed', '2',
+        '--http-addr', 'off',
+        '--boot-delay', '200ms',
+        '--agent-start-delay', '100ms',
+        '--jobs-per-minute', '60',
+        '--reconciliation-interval', '1s',
+        '--queue-poll-interval', '250ms',
+      ],
+      { from: 'user' },
+    );
+    const out = h.out();
+    assert.match(out, /policy default · agents 0\.\.5/);
+    assert.match(out, /create pool-1-agent-[A-Za-z]+ — pending-work/);
+    assert.match(out, /● agent pool-1-agent-\w+ connected/);
+    assert.match(out, /left over: 0 server\(s\), 0 floating IP\(s\), 0 agent\(s\)/);
+    assert.doesNotMatch(out, /FOREIGN/);
+  });
+});
