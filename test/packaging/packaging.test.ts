@@ -196,3 +196,25 @@ describe('single-file bundle', () => {
     }
   });
 });
+
+describe('DEPLOY.md', () => {
+  it('names only real settings (autoscaler options, or the Woodpecker server/agent variables it explains)', () => {
+    const known = new Set(allOptionSpecs().flatMap((s) => [...s.env, ...(s.fileEnv ?? [])]));
+    const woodpeckerSide = new Set([
+      'WOODPECKER_HOST',
+      'WOODPECKER_ADMIN',
+      'WOODPECKER_OPEN',
+      'WOODPECKER_FORGEJO',
+      'WOODPECKER_GRPC_VERIFY',
+      'WOODPECKER_GRPC_SKIP_VERIFY',
+    ]);
+    const text = read('DEPLOY.md');
+    const unknown = [...new Set([...text.matchAll(/WOODPECKER_[A-Z0-9_]*[A-Z0-9]/g)].map((m) => m[0]))].filter(
+      (n) => !known.has(n) && !woodpeckerSide.has(n) && !/^WOODPECKER_(HETZNERCLOUD|TIMEWEBCLOUD)$/.test(n),
+    );
+    assert.deepEqual(unknown, []);
+    for (const file of ['docker-compose.yml', '.env.example', 'deploy/twcloud-scaler.service', 'Dockerfile']) {
+      assert.ok(text.includes(file.split('/').pop() as string), `DEPLOY.md mentions ${file}`);
+    }
+  });
+});
