@@ -109,3 +109,16 @@ describe('workload files', () => {
     assert.throws(() => loadWorkload('nope', { readFile }), /neither a built-in/);
   });
 });
+
+describe('docs/simulator.md', () => {
+  it('its workload examples parse', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../docs/simulator.md', import.meta.url), 'utf8');
+    const blocks = [...text.matchAll(/```(json|csv)\n([\s\S]*?)```/g)];
+    assert.ok(blocks.length >= 3);
+    for (const [, kind, body] of blocks) {
+      const w = kind === 'json' ? parseJsonWorkload(body ?? '') : parseCsvWorkload(body ?? '');
+      assert.ok(w.items.length >= 2, `${kind} example`);
+    }
+  });
+});
