@@ -280,6 +280,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     clearInterval(refresh);
     refresh = undefined;
     draw();
+  } catch (e) {
+    // Start-up failed (or the loop threw): nothing of ours may keep listening.
+    await stopExtras?.().catch(() => undefined);
+    await world.close();
+    throw e;
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
     stop.abort(new Error('demo stopped'));

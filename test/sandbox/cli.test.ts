@@ -106,4 +106,12 @@ describe('demo command', () => {
     assert.match(out, /left over: 0 server\(s\), 0 floating IP\(s\), 0 agent\(s\)/);
     assert.doesNotMatch(out, /FOREIGN/);
   });
+
+  it('a configuration error stops it before anything runs, and releases its listeners', async () => {
+    const h = harness({});
+    await assert.rejects(
+      h.program.parseAsync(['demo', '--duration', '2s', '--http-addr', 'off', '--max-agents', '0'], { from: 'user' }),
+      (e: unknown) => e instanceof ConfigError && /max-agents/.test(e.message),
+    );
+  });
 });
