@@ -179,7 +179,7 @@ function drawChart(s){
   svg.setAttribute("viewBox", "0 0 " + W + " " + H);
   var L = 40, R = 14, T = 12, B = 26, w = W - L - R, h = H - T - B;
   if (!pts.length){ var t = svgEl("text", {x: L + 8, y: T + 24}); t.textContent = "No data yet."; svg.appendChild(t); return; }
-  var t1 = pts[pts.length - 1].t, t0 = Math.min(pts[0].t, t1 - 10 * 60000);
+  var t1 = Math.max(pts[pts.length - 1].t, s.now || 0), t0 = Math.min(pts[0].t, t1 - 5 * 60000);
   var max = 1; pts.forEach(function(p){ SERIES.forEach(function(sr){ if (p[sr.key] > max) max = p[sr.key]; }); });
   var step = max <= 5 ? 1 : max <= 10 ? 2 : max <= 25 ? 5 : max <= 50 ? 10 : Math.ceil(max / 5 / 10) * 10;
   var top = Math.ceil(max / step) * step;
@@ -189,7 +189,7 @@ function drawChart(s){
     svg.appendChild(svgEl("line", {x1: L, x2: L + w, y1: Y(v), y2: Y(v), "class": "grid"}));
     var lbl = svgEl("text", {x: L - 6, y: Y(v) + 4, "text-anchor": "end"}); lbl.textContent = String(v); svg.appendChild(lbl);
   }
-  var span = t1 - t0, tick = span > 4 * 3600000 ? 3600000 : span > 2 * 3600000 ? 1800000 : span > 3600000 ? 900000 : span > 1800000 ? 600000 : 300000;
+  var span = t1 - t0, tick = span > 4 * 3600000 ? 3600000 : span > 2 * 3600000 ? 1800000 : span > 3600000 ? 900000 : span > 1800000 ? 600000 : span > 600000 ? 300000 : 60000;
   for (var tt = Math.ceil(t0 / tick) * tick; tt <= t1; tt += tick){
     svg.appendChild(svgEl("line", {x1: X(tt), x2: X(tt), y1: T, y2: T + h, "class": "grid"}));
     var d = new Date(tt), xl = svgEl("text", {x: X(tt), y: H - 8, "text-anchor": "middle"});
@@ -203,6 +203,8 @@ function drawChart(s){
     });
     dpath += "H" + X(t1).toFixed(1);
     svg.appendChild(svgEl("path", {d: dpath, fill: "none", stroke: sr.color, "stroke-width": 2, "stroke-linejoin": "round", "data-series": sr.key}));
+    var lp = pts[pts.length - 1];
+    svg.appendChild(svgEl("circle", {cx: X(lp.t).toFixed(1), cy: Y(lp[sr.key]).toFixed(1), r: 3, fill: sr.color, "data-series": sr.key}));
   });
   svg.setAttribute("data-points", String(pts.length));
 }

@@ -170,7 +170,7 @@ export interface StatusTrackerOptions {
   maxDecisions?: number;
   /** Time series window. Default 6 hours. */
   seriesWindowMs?: number;
-  /** Points closer than this to the previous one replace it. Default 15 s. */
+  /** Minimum spacing of the time series' points. Default: the reconciliation interval, within 5–15 s. */
   seriesResolutionMs?: number;
   /** Decisions included in `snapshot()`. Default 50. */
   snapshotDecisions?: number;
@@ -211,7 +211,8 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
   const { clock, config } = opts;
   const maxDecisions = opts.maxDecisions ?? 200;
   const windowMs = opts.seriesWindowMs ?? 6 * 3_600_000;
-  const resolutionMs = opts.seriesResolutionMs ?? 15_000;
+  const resolutionMs =
+    opts.seriesResolutionMs ?? Math.min(15_000, Math.max(5_000, config?.reconciliationInterval ?? 15_000));
   const snapshotDecisions = opts.snapshotDecisions ?? 50;
   const poolRe = config ? poolNamePattern(config.poolId) : undefined;
   const startedAt = clock.now();
@@ -271,9 +272,14 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
       });
   }
 
+  /**
+   * Points are at least `resolutionMs` apart. The newest point is provisional: the next tick replaces it until it
+   * lies `resolutionMs` after the point before it, and is kept from then on.
+   */
   function pushPoint(p: SeriesPoint): void {
-    const prev = series[series.length - 1];
-    if (prev && p.t - prev.t < resolutionMs && p.t >= prev.t) series[series.length - 1] = p;
+    const last = series[series.length - 1];
+    const anchor = series[series.length - 2];
+    if (last && anchor && p.t >= last.t && last.t - anchor.t < resolutionMs) series[series.length - 1] = p;
     else series.push(p);
     const cutoff = p.t - windowMs;
     let drop = 0;

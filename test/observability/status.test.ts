@@ -137,17 +137,30 @@ describe('status tracker', () => {
     assert.ok(text.includes('[redacted]'));
   });
 
-  it('keeps the time series bounded to the window and merges points closer than the resolution', () => {
+  it('keeps the time series bounded to the window and replaces provisional points closer than the resolution', () => {
     const st = createStatusTracker({ clock: manualClock(), seriesWindowMs: 60 * MIN, seriesResolutionMs: 15_000 });
     for (let i = 0; i < 180; i++) st.observeTick(report({ now: T0 + i * MIN }));
     st.observeTick(report({ now: T0 + 179 * MIN + 5000, mode: 'scale-up', queue: queueOf({ pending: [task('x')] }) }));
     const s = st.snapshot();
-    // Window: the hour before the newest point (T0 + 179 min + 5 s).
-    assert.equal(s.series.length, 60);
+    // Window: the hour before the newest point (T0 + 179 min + 5 s): minutes 120…179, then the scale-up tick.
+    assert.equal(s.series.length, 61);
     assert.equal(s.series[0]?.t, T0 + 120 * MIN);
     const lastPoint = s.series[s.series.length - 1];
-    assert.equal(lastPoint?.t, T0 + 179 * MIN + 5000, 'the later point replaced the one 5 s before it');
+    assert.equal(lastPoint?.t, T0 + 179 * MIN + 5000);
     assert.equal(lastPoint?.pending, 1);
+    // A tick 5 s later replaces that provisional point (it is less than 15 s after minute 179).
+    st.observeTick(report({ now: T0 + 179 * MIN + 10_000, mode: 'scale-up' }));
+    const after = st.snapshot().series;
+    assert.equal(after.length, 61);
+    assert.equal(after[after.length - 1]?.t, T0 + 179 * MIN + 10_000);
+  });
+
+  it('thins fast ticks to one point per resolution step, keeping the newest', () => {
+    const st = createStatusTracker({ clock: manualClock(), seriesResolutionMs: 15_000 });
+    for (let i = 0; i <= 60; i++) st.observeTick(report({ now: T0 + i * 1000, queue: queueOf({ pending: i === 60 ? [task('x')] : [] }) }));
+    const ts = st.snapshot().series.map((p) => (p.t - T0) / 1000);
+    assert.deepEqual(ts, [0, 15, 30, 45, 60]);
+    assert.equal(st.snapshot().series[4]?.pending, 1);
   });
 
   it('accumulates cost in the series and the snapshot', () => {
