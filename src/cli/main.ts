@@ -4,7 +4,13 @@ import { toCoreConfig } from '../config/core-config.js';
 import { loadDotEnv, resolveOptions } from '../config/resolve.js';
 import { ConfigError, type OptionSpec } from '../config/types.js';
 import { allOptionSpecs } from '../config/sections.js';
-import { readFileUtf8, runDaemon } from './run.js';
+import { createObservability } from '../observability/wire.js';
+import type { CoreConfig } from '../config/core-config.js';
+import { registerAdminCommands } from './admin.js';
+import { registerDemoCommand } from './demo.js';
+import { readFileUtf8, runDaemon, type DaemonHooks } from './run.js';
+import { registerSimulateCommand } from './simulate.js';
+import { registerTimewebCommands } from './timeweb.js';
 import { VERSION } from './version.js';
 
 export interface CliIo {
@@ -42,14 +48,19 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
       }
     }
     const core = toCoreConfig(values);
-    exit(await runDaemon(core, values, specs, await daemonHooks()));
+    exit(await runDaemon(core, values, specs, daemonHooks(core)));
   });
+  registerDemoCommand(program, { env: io.env, cwd: io.cwd });
+  registerSimulateCommand(program, { env: io.env, cwd: io.cwd });
+  registerTimewebCommands(program, { env: io.env, cwd: io.cwd });
+  registerAdminCommands(program, { env: io.env });
   return program;
 }
 
-/** Optional extras (metrics, status listener), wired when their modules are present. */
-async function daemonHooks(): Promise<Parameters<typeof runDaemon>[3]> {
-  return {};
+/** Metrics, the status model and the HTTP listener (status page, /metrics, admin API) for the daemon. */
+function daemonHooks(core: CoreConfig): DaemonHooks {
+  const obs = createObservability({ httpAddr: core.httpAddr, httpToken: core.httpToken, poolId: core.poolId });
+  return { onRequest: (api, e) => obs.onRequest(api, e), start: (ctx) => obs.start(ctx) };
 }
 
 export async function main(io: CliIo): Promise<number> {

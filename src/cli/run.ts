@@ -1,23 +1,21 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { buildAgentEnvironment, renderUserData, validateTemplate } from '../cloudinit/render.js';
+import { assembleEngine, type ApiRequestHook } from '../assemble.js';
+import { validateTemplate } from '../cloudinit/render.js';
 import type { CoreConfig } from '../config/core-config.js';
-import { engineConfigFrom } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
 import { printableValues } from '../config/format.js';
-import { ConfigError, type OptionSpec, type OptionValues } from '../config/types.js';
+import type { OptionSpec, OptionValues } from '../config/types.js';
 import { runLoop } from '../engine/loop.js';
-import { Reconciler, type TickReport } from '../engine/reconciler.js';
+import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import { createLogger } from '../observability/logger.js';
-import { findProvider, unknownProviderMessage } from '../providers/registry.js';
-import type { DeployAgent, Provider } from '../providers/types.js';
+import type { Provider } from '../providers/types.js';
 import { systemClock, type FetchFn } from '../util/clock.js';
-import { WoodpeckerClient } from '../woodpecker/client.js';
 import { VERSION } from './version.js';
 
 export interface DaemonHooks {
   /** Called with every HTTP request event of both API clients (metrics). */
-  onRequest?: (api: 'woodpecker' | 'timeweb', e: { endpoint: string; status: number; durationMs: number }) => void;
+  onRequest?: ApiRequestHook;
   /** Starts optional extras (status listener…) once the reconciler exists; returns a stop function. */
   start?: (ctx: { reconciler: Reconciler; provider: Provider; core: CoreConfig; logger: Logger }) => Promise<() => Promise<void>>;
 }
@@ -69,63 +67,23 @@ export async function runDaemon(
   logger.info({ version: VERSION }, `starting twcloud-scaler version '${VERSION}'`);
   logger.debug({ config: printableValues(specs, values) }, 'configuration');
 
-  const def = findProvider(core.provider);
-  if (!def) throw new ConfigError(unknownProviderMessage(core.provider));
   // Throws a ConfigError naming --cloudinit-template.
   if (core.cloudinitTemplate !== '') validateTemplate(core.cloudinitTemplate);
 
-  const woodpecker = new WoodpeckerClient({
-    baseUrl: core.serverUrl,
-    token: core.serverToken,
-    fetch: fetchFn,
-    clock: systemClock,
-    random: Math.random,
-    timeoutMs: core.requestTimeout,
-    onRequest: (e) => hooks.onRequest?.('woodpecker', e),
-  });
-  const provider = await def.create({
-    poolId: core.poolId,
+  const { engine, reconciler, woodpecker, provider, queuePollInterval } = await assembleEngine({
+    core,
     values,
-    fetch: fetchFn,
     clock: systemClock,
+    fetch: fetchFn,
     random: Math.random,
-    logger: logger.child({ provider: def.name }),
-    requestTimeout: core.requestTimeout,
-    onRequest: (e) => hooks.onRequest?.('timeweb', e),
+    logger,
+    onRequest: hooks.onRequest,
   });
-  const engine = engineConfigFrom(core, provider.billingModel);
   if (engine.billingModel === 'hourly') {
     logger.info(
       `hourly billing: idle agents are torn down in the last ${formatDuration(engine.agentBillingTeardownMargin + engine.reconciliationInterval)} of each paid hour`,
     );
   }
-
-  const renderFor = (agent: DeployAgent): string =>
-    renderUserData({
-      template: core.cloudinitTemplate,
-      image: core.agentImage,
-      environment: buildAgentEnvironment({
-        grpcAddr: core.grpcAddr,
-        agentToken: agent.token,
-        workflowsPerAgent: core.workflowsPerAgent,
-        grpcSecure: core.grpcSecure,
-        agentEnv: core.agentEnv,
-        agentLabels: core.agentLabels,
-      }),
-      preExec: provider.preExec,
-      postExec: provider.postExec,
-    });
-
-  const reconciler = new Reconciler({
-    config: engine,
-    woodpecker,
-    provider,
-    clock: systemClock,
-    random: Math.random,
-    logger,
-    renderUserData: renderFor,
-    dryRun: core.dryRun,
-  });
   const stopExtras = hooks.start ? await hooks.start({ reconciler, provider, core, logger }) : undefined;
 
   try {
@@ -148,7 +106,7 @@ export async function runDaemon(
         min: engine.minAgents,
         max: engine.maxAgents,
         interval: formatDuration(engine.reconciliationInterval),
-        queuePoll: core.queuePollInterval > 0 && engine.policy === 'default' ? formatDuration(core.queuePollInterval) : 'off',
+        queuePoll: queuePollInterval > 0 ? formatDuration(queuePollInterval) : 'off',
         dryRun: core.dryRun,
       },
       'autoscaler running',
@@ -159,7 +117,7 @@ export async function runDaemon(
       clock: systemClock,
       logger,
       interval: engine.reconciliationInterval,
-      queuePollInterval: engine.policy === 'default' ? core.queuePollInterval : 0,
+      queuePollInterval,
       signal: stop.signal,
     });
     return 0;

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import { buildAgentEnvironment, renderUserData } from './cloudinit/render.js';
+import { engineConfigFrom, type CoreConfig } from './config/core-config.js';
+import { ConfigError, type OptionValues } from './config/types.js';
+import { Reconciler } from './engine/reconciler.js';
+import type { EngineConfig } from './engine/types.js';
+import { findProvider, unknownProviderMessage } from './providers/registry.js';
+import type { DeployAgent, Provider } from './providers/types.js';
+import type { Clock, FetchFn, RandomFn } from './util/clock.js';
+import { WoodpeckerClient } from './woodpecker/client.js';
+
+/** Hook for every HTTP request either API client makes (metrics). */
+export type ApiRequestHook = (
+  api: 'woodpecker' | 'timeweb',
+  e: { endpoint: string; status: number; durationMs: number; rateLimited?: boolean },
+) => void;
+
+export interface AssembleOptions {
+  core: CoreConfig;
+  /** All option values (the provider reads its own from here). */
+  values: OptionValues;
+  clock: Clock;
+  fetch: FetchFn;
+  random: RandomFn;
+  logger: Logger;
+  onRequest?: ApiRequestHook;
+}
+
+export interface Assembled {
+  engine: EngineConfig;
+  reconciler: Reconciler;
+  woodpecker: WoodpeckerClient;
+  provider: Provider;
+  /** The queue poll period the loop should use (0 in the upstream policy). */
+  queuePollInterval: number;
+}
+
+/**
+ * The composition root shared by the daemon, the demo and the simulator: the real Woodpecker client, the provider
+ * (its start-up look-ups included) and the reconciler with the cloud-init renderer, on injected clock, fetch and
+ * randomness.
+ * @throws ConfigError for an unknown provider or a provider option that does not resolve.
+ */
+export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> {
+  const { core, clock, random, logger } = opts;
+  const def = findProvider(core.provider);
+  if (!def) throw new ConfigError(unknownProviderMessage(core.provider));
+  const woodpecker = new WoodpeckerClient({
+    baseUrl: core.serverUrl,
+    token: core.serverToken,
+    fetch: opts.fetch,
+    clock,
+    random,
+    timeoutMs: core.requestTimeout,
+    onRequest: (e) => opts.onRequest?.('woodpecker', e),
+  });
+  const provider = await def.create({
+    poolId: core.poolId,
+    values: opts.values,
+    fetch: opts.fetch,
+    clock,
+    random,
+    logger: logger.child({ provider: def.name }),
+    requestTimeout: core.requestTimeout,
+    onRequest: (e) => opts.onRequest?.('timeweb', e),
+  });
+  const engine = engineConfigFrom(core, provider.billingModel);
+  const renderFor = (agent: DeployAgent): string =>
+    renderUserData({
+      template: core.cloudinitTemplate,
+      image: core.agentImage,
+      environment: buildAgentEnvironment({
+        grpcAddr: core.grpcAddr,
+        agentToken: agent.token,
+        workflowsPerAgent: core.workflowsPerAgent,
+        grpcSecure: core.grpcSecure,
+        agentEnv: core.agentEnv,
+        agentLabels: core.agentLabels,
+      }),
+      preExec: provider.preExec,
+      postExec: provider.postExec,
+    });
+  const reconciler = new Reconciler({
+    config: engine,
+    woodpecker,
+    provider,
+    clock,
+    random,
+    logger,
+    renderUserData: renderFor,
+    dryRun: core.dryRun,
+  });
+  return {
+    engine,
+    reconciler,
+    woodpecker,
+    provider,
+    queuePollInterval: engine.policy === 'default' ? core.queuePollInterval : 0,
+  };
+}
