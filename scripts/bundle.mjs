@@ -7,10 +7,7 @@
 // Notes:
 // - Output is ESM for Node; CommonJS dependencies (pino, commander's deps, …) get a `require` from the banner's
 //   createRequire shim, plus __filename/__dirname.
-// - pino-pretty is NOT bundled: pino loads transports by name in a worker thread, which cannot work from a single
-//   file. The bundle therefore logs JSON unless told otherwise: the banner sets WOODPECKER_LOG_FORMAT=json when it is
-//   unset. Asking for `--log-format pretty` needs pino-pretty installed next to the bundle; pipe the JSON through
-//   `pino-pretty` instead (`node twcloud-scaler.mjs 2>&1 | npx pino-pretty`).
+// - pino-pretty is bundled: the logger uses it as a synchronous stream, not as a worker-thread transport.
 // - tsx (the development loader) is never needed: the bundle is compiled TypeScript.
 // - src/cli/version.ts reads package.json at run time; in the bundle it is replaced by the version as a constant.
 import { build } from 'esbuild';
@@ -39,8 +36,6 @@ const banner = [
   'const require = __twcCreateRequire(import.meta.url);',
   'const __filename = __twcFileURLToPath(import.meta.url);',
   'const __dirname = __twcDirname(__filename);',
-  // pino-pretty is not in the bundle (see above): default to JSON logs.
-  "if (process.env.WOODPECKER_LOG_FORMAT === undefined) process.env.WOODPECKER_LOG_FORMAT = 'json';",
 ].join('\n');
 
 /** There is no package.json next to the bundle: compile the version in. */
@@ -63,8 +58,8 @@ const result = await build({
   format: 'esm',
   target: 'node20.12',
   banner: { js: banner },
-  // Loaded by name at run time (pino transports, tsx only in the dev entry), never statically needed.
-  external: ['pino-pretty', 'tsx', 'tsx/*'],
+  // tsx is only used by the development entry, never by the bundle.
+  external: ['tsx', 'tsx/*'],
   plugins: [inlineVersion],
   legalComments: 'none',
   minify,

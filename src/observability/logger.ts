@@ -1,4 +1,5 @@
 import pinoDefault, { type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 const pino = pinoDefault;
 
@@ -49,13 +50,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.destination) return pino(base, opts.destination);
   const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
   if (pretty) {
-    return pino({
-      ...base,
-      transport: {
-        target: 'pino-pretty',
-        options: { destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true },
-      },
+    // A synchronous stream, not a worker-thread transport: it also works from the single-file bundle.
+    const stream = pinoPretty({
+      destination: 2,
+      sync: true,
+      colorize: Boolean(process.stderr.isTTY),
+      translateTime: 'HH:MM:ss',
+      ignore: 'pid,hostname',
+      singleLine: true,
     });
+    return pino(base, stream);
   }
   return pino(base, pino.destination({ dest: 2, sync: true }));
 }
