@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeployAgent, Provider } from '../providers/types.js';
+import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
 import type { RandomFn } from '../util/clock.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../woodpecker/types.js';
 import { newAgentName } from './pool.js';
@@ -26,6 +26,8 @@ export interface ActionResult {
   detail?: string;
   error?: Error;
   durationMs: number;
+  /** `create`: the server the provider created. */
+  server?: ProviderServer;
 }
 
 export interface ExecutorDeps {
@@ -130,15 +132,16 @@ async function runOne(
         throw new Error(`the server registered the agent as "${agent.name}" instead of "${name}"`);
       }
       const deployAgent: DeployAgent = { id: agent.id, name: agent.name, token: agent.token };
+      let server: ProviderServer;
       try {
-        await provider.deploy({ agent: deployAgent, userData: deps.renderUserData(deployAgent) }, signal);
+        server = await provider.deploy({ agent: deployAgent, userData: deps.renderUserData(deployAgent) }, signal);
       } catch (e) {
         // The provider looked before failing, so no server exists for this name (or the dangling clean-up
         // removes it after the grace period). Unregister the agent now so it does not count as capacity.
         await woodpecker.deleteAgent(agent.id, signal).catch(() => undefined);
         throw errorOf(e);
       }
-      return { outcome: 'done', name };
+      return { outcome: 'done', name, server };
     }
     case 'reactivate':
     case 'drain': {

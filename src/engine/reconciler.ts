@@ -162,6 +162,7 @@ export class Reconciler {
           taken,
         );
         for (const r of results) if (r.outcome === 'failed') errors.push(`${r.action.kind} ${r.name}: ${r.detail ?? 'failed'}`);
+        this.rememberServers(results);
         this.memory = nextMemory(this.memory, observation, results, config.poolId);
       }
       if (mode === 'full') await this.maybeSweep(errors, signal);
@@ -188,6 +189,22 @@ export class Reconciler {
       }
     }
     return report;
+  }
+
+  /**
+   * Keeps the cached server list (used by scale-up ticks between full ones) in step with what this tick created
+   * and removed, so max-agents and names stay right until the next full list.
+   */
+  private rememberServers(results: readonly ActionResult[]): void {
+    if (!this.lastServers) return;
+    const removed = new Set(
+      results
+        .filter((r) => r.outcome === 'done' && (r.action.kind === 'remove-agent' || r.action.kind === 'remove-server'))
+        .map((r) => r.name),
+    );
+    const created = results.flatMap((r) => (r.server ? [r.server] : []));
+    if (removed.size === 0 && created.length === 0) return;
+    this.lastServers = [...this.lastServers.filter((s) => !removed.has(s.name)), ...created];
   }
 
   private async maybeSweep(errors: string[], signal?: AbortSignal): Promise<void> {
