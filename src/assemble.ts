@@ -35,6 +35,31 @@ export interface Assembled {
   queuePollInterval: number;
 }
 
+/** The cloud-init user-data of one agent, as the daemon renders it (template, env, provider PreExec lines). */
+export function agentUserData(
+  core: Pick<
+    CoreConfig,
+    'cloudinitTemplate' | 'agentImage' | 'grpcAddr' | 'workflowsPerAgent' | 'grpcSecure' | 'agentEnv' | 'agentLabels'
+  >,
+  provider: Pick<Provider, 'preExec' | 'postExec'>,
+  agent: Pick<DeployAgent, 'token'>,
+): string {
+  return renderUserData({
+    template: core.cloudinitTemplate,
+    image: core.agentImage,
+    environment: buildAgentEnvironment({
+      grpcAddr: core.grpcAddr,
+      agentToken: agent.token,
+      workflowsPerAgent: core.workflowsPerAgent,
+      grpcSecure: core.grpcSecure,
+      agentEnv: core.agentEnv,
+      agentLabels: core.agentLabels,
+    }),
+    preExec: provider.preExec,
+    postExec: provider.postExec,
+  });
+}
+
 /**
  * The composition root shared by the daemon, the demo and the simulator: the real Woodpecker client, the provider
  * (its start-up look-ups included) and the reconciler with the cloud-init renderer, on injected clock, fetch and
@@ -50,6 +75,7 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     token: core.serverToken,
     fetch: opts.fetch,
     clock,
+    timeoutClock: clock,
     random,
     timeoutMs: core.requestTimeout,
     onRequest: (e) => opts.onRequest?.('woodpecker', e),
@@ -65,21 +91,7 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     onRequest: (e) => opts.onRequest?.('timeweb', e),
   });
   const engine = engineConfigFrom(core, provider.billingModel);
-  const renderFor = (agent: DeployAgent): string =>
-    renderUserData({
-      template: core.cloudinitTemplate,
-      image: core.agentImage,
-      environment: buildAgentEnvironment({
-        grpcAddr: core.grpcAddr,
-        agentToken: agent.token,
-        workflowsPerAgent: core.workflowsPerAgent,
-        grpcSecure: core.grpcSecure,
-        agentEnv: core.agentEnv,
-        agentLabels: core.agentLabels,
-      }),
-      preExec: provider.preExec,
-      postExec: provider.postExec,
-    });
+  const renderFor = (agent: DeployAgent): string => agentUserData(core, provider, agent);
   const reconciler = new Reconciler({
     config: engine,
     woodpecker,

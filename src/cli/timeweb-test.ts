@@ -1,4 +1,5 @@
-import { buildAgentEnvironment, renderUserData, validateTemplate } from '../cloudinit/render.js';
+import { agentUserData } from '../assemble.js';
+import { validateTemplate } from '../cloudinit/render.js';
 import { toCoreConfig } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
 import { ConfigError } from '../config/types.js';
@@ -249,20 +250,7 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       } else {
         agent = { id: 0, name, token: hexToken(deps.random) };
       }
-      const userData = renderUserData({
-        template: core.cloudinitTemplate,
-        image: core.agentImage,
-        environment: buildAgentEnvironment({
-          grpcAddr: core.grpcAddr,
-          agentToken: agent.token,
-          workflowsPerAgent: core.workflowsPerAgent,
-          grpcSecure: core.grpcSecure,
-          agentEnv: core.agentEnv,
-          agentLabels: core.agentLabels,
-        }),
-        preExec: provider.preExec,
-        postExec: provider.postExec,
-      });
+      const userData = agentUserData(core, provider, agent);
 
       t0 = clock.now();
       progress(`creating server ${name} …`);
