@@ -1,13 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/types.js';
 import type { EngineMemory } from '../engine/types.js';
 import type { Clock } from '../util/clock.js';
+import { listen, type FetchApp, type Listening } from '../util/serve.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './page.js';
 import type { StatusTracker, TickStatus } from './status.js';
@@ -332,35 +330,15 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
 
 // ---- the server -----------------------------------------------------------------------------------------------------
 
-export interface RunningHttpServer {
-  /** `http://host:port` (IPv6 hosts in brackets). */
-  url: string;
-  host: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type RunningHttpServer = Listening;
 
 /** Serves the app on `addr` (`host:port`; port 0 picks a free one). Rejects when the address cannot be bound. */
-export function startHttpServer(app: { fetch: (req: Request) => Response | Promise<Response> }, addr: string): Promise<RunningHttpServer> {
+export async function startHttpServer(app: FetchApp, addr: string): Promise<RunningHttpServer> {
   const parsed = parseHttpAddr(addr);
-  if (!parsed) return Promise.reject(new ConfigError('the HTTP listener is disabled (http-addr is off)'));
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new Error(`cannot listen on ${addr}: ${err.message}`));
-    const server: Server = serve({ fetch: (req: Request) => app.fetch(req), hostname: parsed.host, port: parsed.port }, (info: AddressInfo) => {
-      const s = server;
-      s.off('error', onError);
-      const host = info.address.includes(':') ? `[${info.address}]` : info.address;
-      resolve({
-        url: `http://${host}:${info.port}`,
-        host: info.address,
-        port: info.port,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            s.close((err) => (err ? fail(err) : done()));
-            s.closeAllConnections();
-          }),
-      });
-    }) as Server;
-    server.once('error', onError);
-  });
+  if (!parsed) throw new ConfigError('the HTTP listener is disabled (http-addr is off)');
+  try {
+    return await listen(app, parsed.host, parsed.port);
+  } catch (err) {
+    throw new Error(`cannot listen on ${addr}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
