@@ -1,3 +1,4 @@
+import { systemClock } from '../util/clock.js';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
 import type { QueueInfo, QueueStats, WoodpeckerAgent, WoodpeckerTask } from './types.js';
 
@@ -40,6 +41,11 @@ export interface WoodpeckerClientOptions {
   random?: RandomFn;
   /** Per-attempt timeout, covering the response body. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * The clock the per-attempt timeout runs on. Default: real timers. The composition root passes the injected
+   * clock, so in virtual time (simulator, chaos tests) a request that never answers times out in virtual time.
+   */
+  timeoutClock?: Clock;
   /** Extra attempts for GETs on network errors, timeouts, 429 and 5xx. Default 3. */
   getRetries?: number;
   /** First backoff delay; doubles per retry. Default 500 ms. */
@@ -102,6 +108,7 @@ export class WoodpeckerClient {
   private readonly clock: Clock;
   private readonly random: RandomFn;
   private readonly timeoutMs: number;
+  private readonly timeoutClock: Clock;
   private readonly getRetries: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
@@ -115,6 +122,7 @@ export class WoodpeckerClient {
     this.clock = opts.clock;
     this.random = opts.random ?? (() => 0.5);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.timeoutClock = opts.timeoutClock ?? systemClock;
     this.getRetries = Math.max(0, opts.getRetries ?? 3);
     this.retryBaseMs = opts.retryBaseMs ?? 500;
     this.retryMaxMs = opts.retryMaxMs ?? 10_000;
@@ -315,11 +323,15 @@ export class WoodpeckerClient {
     if (signal?.aborted) throw abortReason(signal);
     const started = this.clock.now();
     const controller = new AbortController();
+    const timerStop = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('timeout'));
-    }, this.timeoutMs);
+    this.timeoutClock.sleep(this.timeoutMs, timerStop.signal).then(
+      () => {
+        timedOut = true;
+        controller.abort(new Error('timeout'));
+      },
+      () => undefined,
+    );
     const onCallerAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onCallerAbort, { once: true });
     const aborted = new Promise<never>((_, reject) => {
@@ -366,7 +378,7 @@ export class WoodpeckerClient {
         { cause: err },
       );
     } finally {
-      clearTimeout(timer);
+      timerStop.abort();
       signal?.removeEventListener('abort', onCallerAbort);
       controller.abort(); // releases the race promise's listener; harmless after completion
       this.report(spec.endpoint, status, this.clock.now() - started);
