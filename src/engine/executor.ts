@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DeployOutcomeUnknownError } from '../providers/types.js';
 import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
 import type { RandomFn } from '../util/clock.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../woodpecker/types.js';
@@ -136,8 +137,12 @@ async function runOne(
       try {
         server = await provider.deploy({ agent: deployAgent, userData: deps.renderUserData(deployAgent) }, signal);
       } catch (e) {
-        // The provider looked before failing, so no server exists for this name (or the dangling clean-up
-        // removes it after the grace period). Unregister the agent now so it does not count as capacity.
+        // The server may exist (no clear answer, and the provider could not look): keep its agent registered, so
+        // the server still counts against max-agents and its agent can connect; if no server turns up, the
+        // dangling clean-up removes the agent after the grace period.
+        if (e instanceof DeployOutcomeUnknownError) throw e;
+        // The provider looked before failing, so no server exists for this name. Unregister the agent now so it
+        // does not count as capacity.
         await woodpecker.deleteAgent(agent.id, signal).catch(() => undefined);
         throw errorOf(e);
       }

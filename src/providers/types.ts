@@ -55,9 +55,19 @@ export interface PriceInfo {
 }
 
 /**
+ * Thrown by `deploy` when it cannot tell whether the server was created: the create got no clear answer and looking
+ * for the server failed too. The engine then keeps the agent registered — the server may exist, and its agent then
+ * connects and counts against max-agents; if no server turns up, the dangling clean-up removes the agent.
+ */
+export class DeployOutcomeUnknownError extends Error {
+  override name = 'DeployOutcomeUnknownError';
+}
+
+/**
  * The provider contract. Everything the engine knows about servers comes from `list()`.
  * - `deploy` creates exactly one server named `agent.name`; it must never create a second one for the same name
- *   (look before you create again after an ambiguous failure).
+ *   (look before you create again after an ambiguous failure). When it cannot tell whether the server exists, it
+ *   throws `DeployOutcomeUnknownError`.
  * - `remove(name)` is idempotent: a server that is already gone is `not-found`, not an error. It must only ever
  *   touch servers that carry this pool's ownership markers.
  * - `list()` returns this pool's servers INCLUDING booting ones; it throws when the list cannot be read.

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../../config/types.js';
 import type { Clock } from '../../util/clock.js';
+import { DeployOutcomeUnknownError } from '../types.js';
 import type {
   BillingModel,
   DeployRequest,
@@ -258,8 +259,18 @@ export class TimewebProvider implements Provider {
   ): Promise<ProviderServer | undefined> {
     this.logger.warn({ agent: name }, `timewebcloud: create of ${name} has no clear answer (${err.message}); looking before trying again`);
     if (this.settleMs > 0) await this.clock.sleep(this.settleMs, signal);
-    // A failing listing throws: then we must not create again.
-    const found = (await this.client.listServers(signal)).filter((s) => s.name === name && this.owns(s));
+    // A failing listing throws: then we must not create again, and nobody knows whether the server exists.
+    let all: TwServer[];
+    try {
+      all = await this.client.listServers(signal);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new DeployOutcomeUnknownError(
+        `timewebcloud: the create of ${name} had no clear answer and looking for the server failed too, so it may exist: ${errText(e)}`,
+        { cause: e },
+      );
+    }
+    const found = all.filter((s) => s.name === name && this.owns(s));
     const server = found.sort((a, b) => a.id - b.id)[0];
     if (!server) return undefined;
     this.logger.info({ agent: name, serverId: server.id }, `timewebcloud: the create of ${name} went through (id ${server.id}); adopting it`);
