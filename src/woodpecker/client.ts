@@ -1,5 +1,6 @@
 import { systemClock } from '../util/clock.js';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
+import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../util/http.js';
 import type { QueueInfo, QueueStats, WoodpeckerAgent, WoodpeckerTask } from './types.js';
 
 /**
@@ -79,13 +80,6 @@ const PER_PAGE = 50;
 const BODY_LIMIT = 500;
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
-interface RawResponse {
-  status: number;
-  contentType: string;
-  text: string;
-  headers: Headers;
-}
 
 interface CallSpec {
   method: Method;
@@ -289,7 +283,7 @@ export class WoodpeckerClient {
   /** One logical call, with retries for GETs. Resolves with any HTTP answer; throws on network errors/timeouts. */
   private async call(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
     const retries = spec.retries ?? (spec.method === 'GET' ? this.getRetries : 0);
-    for (let attempt = 0; ; attempt++) {
+    for (let n = 0; ; n++) {
       let res: RawResponse | undefined;
       let failure: WoodpeckerApiError | undefined;
       try {
@@ -299,18 +293,16 @@ export class WoodpeckerClient {
         failure = err;
       }
       const retryable = failure !== undefined || (res !== undefined && (res.status === 429 || res.status >= 500));
-      if (!retryable || attempt >= retries) {
+      if (!retryable || n >= retries) {
         if (failure) throw failure;
         if (res) return res;
       }
-      await this.clock.sleep(this.backoff(attempt, res), signal);
+      await this.clock.sleep(this.backoff(n, res), signal);
     }
   }
 
   private backoff(attempt: number, res: RawResponse | undefined): number {
-    const exp = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** attempt);
-    // Jitter in [exp/2, exp): spreads retries of several replicas without ever going below half the backoff.
-    let delay = exp / 2 + (exp / 2) * this.random();
+    let delay = backoffDelay(attempt, this.retryBaseMs, this.retryMaxMs, this.random);
     const retryAfter = res?.headers.get('retry-after');
     if (retryAfter && /^\d+$/.test(retryAfter.trim())) {
       delay = Math.max(delay, Math.min(this.retryMaxMs, Number(retryAfter.trim()) * 1000));
@@ -320,25 +312,7 @@ export class WoodpeckerClient {
 
   /** One HTTP attempt with its own timeout. The injected fetch may ignore the signal, so we race it too. */
   private async attempt(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
-    if (signal?.aborted) throw abortReason(signal);
     const started = this.clock.now();
-    const controller = new AbortController();
-    const timerStop = new AbortController();
-    let timedOut = false;
-    this.timeoutClock.sleep(this.timeoutMs, timerStop.signal).then(
-      () => {
-        timedOut = true;
-        controller.abort(new Error('timeout'));
-      },
-      () => undefined,
-    );
-    const onCallerAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-    });
-    aborted.catch(() => undefined);
-
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (spec.auth !== false) headers.Authorization = `Bearer ${this.token}`;
     let body: string | undefined;
@@ -348,22 +322,21 @@ export class WoodpeckerClient {
     }
     let status = 0;
     try {
-      const response = await Promise.race([
-        this.fetchFn(this.base + spec.path, { method: spec.method, headers, body, signal: controller.signal }),
-        aborted,
-      ]);
-      status = response.status;
-      const text = await Promise.race([response.text(), aborted]);
-      return {
-        status: response.status,
-        contentType: response.headers.get('content-type') ?? '',
-        text,
-        headers: response.headers,
-      };
+      const res = await attempt({
+        fetch: this.fetchFn,
+        url: this.base + spec.path,
+        method: spec.method,
+        headers,
+        body,
+        clock: this.timeoutClock,
+        timeoutMs: this.timeoutMs,
+        signal,
+      });
+      status = res.status;
+      return res;
     } catch (err) {
-      status = 0;
-      if (signal?.aborted) throw abortReason(signal);
-      if (timedOut) {
+      if (!(err instanceof AttemptFailure)) throw err;
+      if (err.kind === 'timeout') {
         throw new WoodpeckerApiError(
           `${spec.endpoint}: no answer from the Woodpecker server at ${redactUrl(this.base)} within ${this.timeoutMs} ms`,
           0,
@@ -371,16 +344,13 @@ export class WoodpeckerClient {
         );
       }
       throw new WoodpeckerApiError(
-        `${spec.endpoint}: cannot reach the Woodpecker server at ${redactUrl(this.base)}: ${this.scrub(describe(err))}`,
+        `${spec.endpoint}: cannot reach the Woodpecker server at ${redactUrl(this.base)}: ${this.scrub(err.message)}`,
         0,
         spec.endpoint,
         '',
-        { cause: err },
+        { cause: err.cause },
       );
     } finally {
-      timerStop.abort();
-      signal?.removeEventListener('abort', onCallerAbort);
-      controller.abort(); // releases the race promise's listener; harmless after completion
       this.report(spec.endpoint, status, this.clock.now() - started);
     }
   }
@@ -463,9 +433,6 @@ function normalizeBaseUrl(raw: string): string {
 }
 
 /** Drops user:password@ from a URL for messages. */
-function redactUrl(u: string): string {
-  return u.replace(/^(https?:\/\/)[^/@]*@/i, '$1');
-}
 
 function agentPath(id: number): string {
   if (!Number.isSafeInteger(id)) throw new Error(`invalid agent id ${String(id)}`);
@@ -475,22 +442,6 @@ function agentPath(id: number): string {
 function isJson(contentType: string): boolean {
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error('aborted');
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause: unknown = err.cause;
-    if (cause instanceof Error && cause.message && cause.message !== err.message) {
-      return `${err.message} (${cause.message})`;
-    }
-    return err.message;
-  }
-  return String(err);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,4 +1,5 @@
 import type { Clock, FetchFn, RandomFn } from '../../util/clock.js';
+import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../../util/http.js';
 import type {
   TwAccountStatus,
   TwConfigurator,
@@ -154,11 +155,6 @@ interface CallSpec {
   secrets?: string[];
 }
 
-interface RawResponse {
-  status: number;
-  contentType: string;
-  text: string;
-}
 
 const DEFAULT_BASE_URL = 'https://api.timeweb.cloud';
 const SNIPPET = 200;
@@ -500,34 +496,14 @@ export class TimewebClient {
     }
   }
 
-  private backoff(attempt: number, rateLimited: boolean): number {
+  private backoff(n: number, rateLimited: boolean): number {
     const base = rateLimited ? Math.max(this.retryBaseMs, 1000) : this.retryBaseMs;
-    const exp = Math.min(this.retryMaxMs, base * 2 ** attempt);
-    // Jitter in [exp/2, exp): spreads the retries of many callers without going below half the backoff.
-    return Math.round(exp / 2 + (exp / 2) * this.random());
+    return backoffDelay(n, base, this.retryMaxMs, this.random);
   }
 
-  /** One HTTP attempt with its own timeout on the injected clock. The fetch may ignore the signal: we race it. */
+  /** One HTTP attempt with its own timeout on the injected clock. */
   private async attempt(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
-    if (signal?.aborted) throw abortReason(signal);
     const started = this.clock.now();
-    const controller = new AbortController();
-    const timerStop = new AbortController();
-    let timedOut = false;
-    this.clock.sleep(this.timeoutMs, timerStop.signal).then(
-      () => {
-        timedOut = true;
-        controller.abort(new Error('timeout'));
-      },
-      () => undefined,
-    );
-    const onCallerAbort = (): void => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-    });
-    aborted.catch(() => undefined);
-
     const headers: Record<string, string> = {
       Accept: 'application/json',
       Authorization: `Bearer ${this.token}`,
@@ -540,35 +516,31 @@ export class TimewebClient {
     }
     let status = 0;
     try {
-      const response = await Promise.race([
-        this.fetchFn(this.base + spec.path, { method: spec.method, headers, body, signal: controller.signal }),
-        aborted,
-      ]);
-      const text = await Promise.race([response.text(), aborted]);
-      status = response.status;
-      return { status, contentType: response.headers.get('content-type') ?? '', text };
+      const raw = await attempt({
+        fetch: this.fetchFn,
+        url: this.base + spec.path,
+        method: spec.method,
+        headers,
+        body,
+        clock: this.clock,
+        timeoutMs: this.timeoutMs,
+        signal,
+      });
+      status = raw.status;
+      return raw;
     } catch (err) {
-      status = 0;
-      if (signal?.aborted) throw abortReason(signal);
-      if (timedOut) {
-        throw new TimewebApiError({
-          kind: 'timeout',
-          status: 0,
-          endpoint: spec.endpoint,
-          apiMessage: `no answer from ${redactUrl(this.base)} within ${this.timeoutMs} ms`,
-        });
-      }
+      if (!(err instanceof AttemptFailure)) throw err; // the caller's abort
       throw new TimewebApiError({
-        kind: 'network',
+        kind: err.kind,
         status: 0,
         endpoint: spec.endpoint,
-        apiMessage: `cannot reach ${redactUrl(this.base)}: ${this.scrub(describeError(err))}`,
-        cause: err,
+        apiMessage:
+          err.kind === 'timeout'
+            ? `no answer from ${redactUrl(this.base)} within ${this.timeoutMs} ms`
+            : `cannot reach ${redactUrl(this.base)}: ${this.scrub(err.message)}`,
+        ...(err.kind === 'network' ? { cause: err.cause } : {}),
       });
     } finally {
-      timerStop.abort();
-      signal?.removeEventListener('abort', onCallerAbort);
-      controller.abort();
       this.report(spec.endpoint, status, this.clock.now() - started);
     }
   }
@@ -682,25 +654,5 @@ function describeValue(x: unknown): string {
   return typeof x;
 }
 
-function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return `${err.message}${cause}`;
-  }
-  return String(err);
-}
 
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
 
-function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    url.username = '';
-    url.password = '';
-    return url.toString().replace(/\/+$/, '');
-  } catch {
-    return u;
-  }
-}

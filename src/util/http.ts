@@ -1,0 +1,103 @@
+import type { Clock, FetchFn } from './clock.js';
+
+/** One HTTP answer, body read as text. */
+export interface RawResponse {
+  status: number;
+  contentType: string;
+  text: string;
+  headers: Headers;
+}
+
+/** Why an attempt got no answer: the time limit ran out, or the request failed on the network. */
+export class AttemptFailure extends Error {
+  override name = 'AttemptFailure';
+  constructor(
+    readonly kind: 'timeout' | 'network',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface AttemptOptions {
+  fetch: FetchFn;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** The time limit runs on this clock (virtual in the simulator). */
+  clock: Clock;
+  timeoutMs: number;
+  /** The caller's signal: when it aborts, its reason is thrown as it is. */
+  signal?: AbortSignal;
+}
+
+/** The reason of an aborted signal, as an Error. */
+export function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error('aborted');
+}
+
+/** An error's message with its cause, for one-line reports. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause: unknown = err.cause;
+    if (cause instanceof Error && cause.message && cause.message !== err.message) return `${err.message} (${cause.message})`;
+    return err.message;
+  }
+  return String(err);
+}
+
+/** A URL without `user:password@`, for messages. */
+export function redactUrl(u: string): string {
+  return u.replace(/^(https?:\/\/)[^/@]*@/i, '$1').replace(/\/+$/, '');
+}
+
+/** Exponential back-off with jitter in [exp/2, exp): spreads retries without going below half the delay. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(exp / 2 + (exp / 2) * random());
+}
+
+/**
+ * One HTTP attempt with its own time limit on the injected clock. The injected fetch may ignore the abort signal,
+ * so the answer is also raced against it.
+ * @throws the caller's abort reason when `signal` aborts; AttemptFailure on timeout or a network error.
+ */
+export async function attempt(opts: AttemptOptions): Promise<RawResponse> {
+  const { signal } = opts;
+  if (signal?.aborted) throw abortReason(signal);
+  const controller = new AbortController();
+  const timerStop = new AbortController();
+  let timedOut = false;
+  opts.clock.sleep(opts.timeoutMs, timerStop.signal).then(
+    () => {
+      timedOut = true;
+      controller.abort(new Error('timeout'));
+    },
+    () => undefined,
+  );
+  const onCallerAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    const response = await Promise.race([
+      opts.fetch(opts.url, { method: opts.method, headers: opts.headers, body: opts.body, signal: controller.signal }),
+      aborted,
+    ]);
+    const text = await Promise.race([response.text(), aborted]);
+    return { status: response.status, contentType: response.headers.get('content-type') ?? '', text, headers: response.headers };
+  } catch (err) {
+    if (signal?.aborted) throw abortReason(signal);
+    if (timedOut) throw new AttemptFailure('timeout', `no answer within ${opts.timeoutMs} ms`);
+    throw new AttemptFailure('network', describeError(err), { cause: err });
+  } finally {
+    timerStop.abort();
+    signal?.removeEventListener('abort', onCallerAbort);
+    controller.abort(); // releases the race promise's listener; harmless after completion
+  }
+}
