@@ -1,0 +1,115 @@
+/**
+ * Child process of `npm run bench` (run with `node --expose-gc --import tsx`): the daemon as `runDaemon` builds it —
+ * assembleEngine, observability (metrics, status tracker; no listener) and the real loop — against the simulated
+ * world in virtual time, for a number of reconciler ticks. Prints one JSON line: memory samples after a forced GC.
+ *
+ * The world runs in the same process (its fakes keep growing histories: completed workflows, VM records); the fake
+ * Timeweb request log is cleared as it goes, so what grows is the daemon's and the world's own state.
+ */
+import { runLoop } from '../src/engine/loop.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { createObservability } from '../src/observability/wire.js';
+import { buildSandboxEngine, sandboxValues } from '../src/sandbox/engine.js';
+import { drive } from '../src/sandbox/simulate.js';
+import { VirtualClock } from '../src/sandbox/virtual-clock.js';
+import { builtinWorkload } from '../src/sandbox/workloads.js';
+import { createWorld } from '../src/sandbox/world.js';
+import { seededRandom } from '../src/util/clock.js';
+
+interface Sample {
+  ticks: number;
+  virtualHours: number;
+  rssMb: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+const MB = 1024 * 1024;
+const ticksWanted = Number(process.argv[2] ?? '10000');
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function sample(ticks: number, hours: number): Sample {
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return {
+    ticks,
+    virtualHours: Math.round(hours * 10) / 10,
+    rssMb: Math.round((m.rss / MB) * 10) / 10,
+    heapTotalMb: Math.round((m.heapTotal / MB) * 10) / 10,
+    heapUsedMb: Math.round((m.heapUsed / MB) * 10) / 10,
+    externalMb: Math.round((m.external / MB) * 10) / 10,
+  };
+}
+
+async function main(): Promise<void> {
+  const clock = new VirtualClock();
+  const start = clock.now();
+  const world = createWorld({
+    scheduler: clock,
+    random: seededRandom(1),
+    grpcAddr: 'woodpecker-server:9000',
+    track: (p) => clock.track(p),
+  });
+  const logger = silentLogger();
+  const values = sandboxValues(world, {});
+  const obs = createObservability({ httpAddr: 'off', poolId: '1', clock });
+  const sim = await drive(
+    clock,
+    buildSandboxEngine({
+      values,
+      clock,
+      fetch: world.fetch,
+      random: seededRandom(2),
+      logger,
+      onRequest: (api, e) => obs.onRequest(api, e),
+    }),
+  );
+  const stopObs = await obs.start({ reconciler: sim.reconciler, provider: sim.provider, logger });
+  let ticks = 0;
+  sim.reconciler.onTick(() => {
+    ticks++;
+  });
+  // A steady stream of work for as long as the ticks take (1 full tick a minute, plus scale-up ticks).
+  const span = Math.ceil(ticksWanted / 60 + 2) * 3_600_000;
+  world.feed(builtinWorkload('steady', { seed: 3, span }), start);
+  const stop = new AbortController();
+  const loop = runLoop({
+    reconciler: sim.reconciler,
+    woodpecker: sim.woodpecker,
+    clock,
+    logger,
+    interval: sim.engine.reconciliationInterval,
+    queuePollInterval: sim.queuePollInterval,
+    signal: stop.signal,
+  });
+  const samples: Sample[] = [];
+  const hours = (): number => (clock.now() - start) / 3_600_000;
+  await clock.runWhile(() => ticks >= 1, start + 3_600_000);
+  samples.push(sample(ticks, hours()));
+  const every = Math.max(1, Math.round(ticksWanted / 10));
+  let next = every;
+  while (ticks < ticksWanted) {
+    await clock.runWhile(() => ticks >= Math.min(next, ticksWanted), start + span);
+    world.timeweb.resetRequestCounts();
+    if (ticks >= next || ticks >= ticksWanted) {
+      samples.push(sample(ticks, hours()));
+      next += every;
+    }
+    if (clock.now() >= start + span) break;
+  }
+  stop.abort(new Error('done'));
+  await drive(clock, loop, 600_000);
+  await stopObs();
+  await world.close();
+  const st = world.woodpecker.state();
+  process.stdout.write(
+    `${JSON.stringify({ samples, gcExposed: gc !== undefined, workflowsCompleted: st.completed.length, vms: world.vms().length })}\n`,
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,419 @@
+/**
+ * `npm run bench [-- --quick] [-- --json]`: performance figures of the autoscaler, measured against the simulated
+ * world (docs/simulator.md) with the unmodified engine. Prints a table of target / measured / met-or-missed; no
+ * pass/fail exit code. `--quick` runs fewer arrivals, shorter workloads and fewer ticks (a minute → seconds).
+ *
+ * 1. Reaction time: workflow pending → the server create request, default settings, the real loop (queue poll 5 s,
+ *    reconcile every minute), many arrivals at random phases of the loop, in virtual time.
+ * 2. VMs created for a burst of N workflows vs the ideal ceil(N / workflows-per-agent), both policies.
+ * 3. Queue wait p95 and cost, default vs upstream, on the three built-in workloads (ratios from one run each).
+ * 4. Daemon memory after 10 000 virtual ticks (a child process running the bundled daemon, GC exposed).
+ * 5. CPU time per full tick with 200 connected agents.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Policy } from '../src/engine/types.js';
+import { runLoop } from '../src/engine/loop.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { buildSandboxEngine, sandboxValues } from '../src/sandbox/engine.js';
+import { percentile } from '../src/sandbox/metrics.js';
+import type { SimulationResult } from '../src/sandbox/result.js';
+import { drive, simulate } from '../src/sandbox/simulate.js';
+import { VirtualClock } from '../src/sandbox/virtual-clock.js';
+import { BUILTIN_WORKLOADS, builtinWorkload } from '../src/sandbox/workloads.js';
+import type { Workload, WorkloadItem } from '../src/sandbox/workloads.js';
+import { createWorld } from '../src/sandbox/world.js';
+import type { World } from '../src/sandbox/world.js';
+import { seededRandom } from '../src/util/clock.js';
+import type { FetchFn } from '../src/util/clock.js';
+
+const S = 1000;
+const M = 60 * S;
+const H = 60 * M;
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+
+const quick = process.argv.includes('--quick');
+const asJson = process.argv.includes('--json');
+
+interface Row {
+  figure: string;
+  target: string;
+  measured: string;
+  /** undefined = no target for this row (information) */
+  met?: boolean;
+  note?: string;
+}
+
+const rows: Row[] = [];
+const log = (msg: string): void => {
+  if (!asJson) process.stderr.write(`${msg}\n`);
+};
+
+const sec = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+const ratio = (x: number): string => `${x.toFixed(2)}×`;
+
+// ---- 1. reaction time ----------------------------------------------------------------------------------------------
+
+interface Reaction {
+  n: number;
+  missing: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/**
+ * Bursts of 3 workflows, 70 minutes apart (the extra agent of the previous burst is gone by then under hourly
+ * billing), each at a random phase of the loop's minute: with min-agents 1 × 2 slots, the third one is pending and
+ * needs a new server. Reaction = the burst's arrival → the next `POST /api/v1/servers`.
+ */
+async function reactionTime(bursts: number, queuePollInterval?: number): Promise<Reaction> {
+  const random = seededRandom(7);
+  const items: WorkloadItem[] = [];
+  const arrivals: number[] = [];
+  for (let k = 0; k < bursts; k++) {
+    const at = Math.round(k * 70 * M + 5 * M + random() * 60 * S);
+    arrivals.push(at);
+    for (let i = 0; i < 3; i++) items.push({ arrival: at, duration: 3 * M });
+  }
+  const workload: Workload = { name: 'reaction', items, span: bursts * 70 * M };
+  let world: World | undefined;
+  let start = 0;
+  await simulate({
+    workload,
+    values: queuePollInterval !== undefined ? { queuePollInterval } : {},
+    seed: 1,
+    tail: 10 * M,
+    setup: (w, clock) => {
+      world = w;
+      start = clock.now();
+    },
+  });
+  const creates = (world?.timeweb.requests() ?? []).filter((r) => r.route === 'POST /api/v1/servers').map((r) => r.at);
+  const reactions: number[] = [];
+  let missing = 0;
+  arrivals.forEach((a, k) => {
+    const t = start + a;
+    const until = k + 1 < arrivals.length ? start + (arrivals[k + 1] ?? 0) : Infinity;
+    const c = creates.find((x) => x >= t && x < until);
+    if (c === undefined) missing++;
+    else reactions.push(c - t);
+  });
+  return {
+    n: reactions.length,
+    missing,
+    p50: percentile(reactions, 50),
+    p95: percentile(reactions, 95),
+    max: reactions.length ? Math.max(...reactions) : 0,
+  };
+}
+
+// ---- 2. burst --------------------------------------------------------------------------------------------------
+
+async function burstVms(n: number, policy: Policy): Promise<SimulationResult> {
+  const items: WorkloadItem[] = Array.from({ length: n }, (_, i) => ({ arrival: 5 * M + 17 * S + (i % 5) * 100, duration: 20 * M }));
+  return simulate({
+    workload: { name: `burst-${n}`, items, span: 6 * M },
+    values: { policy, minAgents: 0, maxAgents: 100 },
+    seed: 1,
+    tail: 10 * M,
+  });
+}
+
+// ---- 4. memory (child process) -----------------------------------------------------------------------------------
+
+interface MemSample {
+  ticks: number;
+  virtualHours: number;
+  rssMb: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+interface MemRun {
+  samples: MemSample[];
+  gcExposed: boolean;
+  workflowsCompleted: number;
+  vms: number;
+}
+
+function runChild(file: string, ticks: number, flags: string[]): Promise<MemRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...flags, file, String(ticks)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(new Error(`memory child exited with ${String(code)}: ${err.trim()}`));
+        return;
+      }
+      try {
+        resolvePromise(JSON.parse(out.trim().split('\n').pop() ?? '') as MemRun);
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  });
+}
+
+/** Bundles the child like the production single-file bundle (no tsx loader in the measured process). */
+function bundleChild(dir: string): string {
+  const file = join(dir, 'rss-child.mjs');
+  const res = spawnSync(
+    process.execPath,
+    [join(root, 'scripts/bundle.mjs'), '--entry', join(root, 'bench/rss-child.ts'), '--outfile', file],
+    { encoding: 'utf8' },
+  );
+  if (res.status !== 0) throw new Error(`bundling the memory child failed: ${res.stderr}`);
+  return file;
+}
+
+// ---- 5. CPU per tick -----------------------------------------------------------------------------------------------
+
+interface CpuResult {
+  agents: number;
+  ticks: number;
+  /** ms of CPU per full tick: engine, clients and the fakes answering in-process */
+  withFakesMs: number;
+  /** ms of CPU per full tick with the fakes' answers replayed from memory (the daemon's own work) */
+  engineMs: number;
+  engineP95Ms: number;
+  setupVirtualMin: number;
+}
+
+async function cpuPerTick(agents: number, ticks: number): Promise<CpuResult> {
+  const clock = new VirtualClock();
+  const world = createWorld({
+    scheduler: clock,
+    random: seededRandom(3),
+    grpcAddr: 'woodpecker-server:9000',
+    track: (p) => clock.track(p),
+  });
+  // Records every GET answer; in replay mode answers GETs from the recording instead of the fakes.
+  let replay = false;
+  const recorded = new Map<string, { status: number; headers: [string, string][]; body: string }>();
+  const fetch: FetchFn = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const key = `${method} ${url}`;
+    const hit = replay && method === 'GET' ? recorded.get(key) : undefined;
+    if (hit) return Promise.resolve(new Response(hit.body, { status: hit.status, headers: hit.headers }));
+    return clock.track(
+      world.fetch(input, init).then(async (res) => {
+        if (method === 'GET') recorded.set(key, { status: res.status, headers: [...res.headers], body: await res.clone().text() });
+        return res;
+      }),
+    );
+  };
+  const logger = silentLogger();
+  const values = sandboxValues(world, { maxAgents: agents, minAgents: 0, workflowsPerAgent: 2 });
+  const sim = await drive(clock, buildSandboxEngine({ values, clock, fetch, random: seededRandom(4), logger }));
+  const start = clock.now();
+  for (let i = 0; i < agents * 2; i++) world.queueWorkflow({ durationMs: 48 * H });
+  const stop = new AbortController();
+  const loop = runLoop({
+    reconciler: sim.reconciler,
+    woodpecker: sim.woodpecker,
+    clock,
+    logger,
+    interval: sim.engine.reconciliationInterval,
+    queuePollInterval: sim.queuePollInterval,
+    signal: stop.signal,
+  });
+  await clock.runWhile(() => world.sample().agents.busy >= agents, start + 30 * M);
+  const setupVirtualMin = Math.round((clock.now() - start) / M);
+  stop.abort(new Error('measuring'));
+  await drive(clock, loop, 10 * M);
+  if (world.sample().agents.busy < agents) throw new Error(`only ${world.sample().agents.busy} of ${agents} agents connected`);
+
+  const tick = async (): Promise<number> => {
+    const before = process.cpuUsage();
+    const report = await drive(clock, sim.reconciler.tick('full'), 10 * M);
+    const used = process.cpuUsage(before);
+    if (!report.ok) throw new Error(`tick failed: ${report.errors.join('; ')}`);
+    return (used.user + used.system) / 1000;
+  };
+  // Warm-up (JIT), then ticks a minute apart against the fakes.
+  for (let i = 0; i < 5; i++) {
+    await clock.runFor(M);
+    await tick();
+  }
+  const withFakes: number[] = [];
+  for (let i = 0; i < ticks; i++) {
+    await clock.runFor(M);
+    withFakes.push(await tick());
+  }
+  // The same tick with every answer replayed from memory: what the daemon itself spends (parsing, planning).
+  replay = true;
+  for (let i = 0; i < 5; i++) await tick();
+  const engine: number[] = [];
+  for (let i = 0; i < ticks; i++) engine.push(await tick());
+  await world.close();
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return {
+    agents,
+    ticks,
+    withFakesMs: mean(withFakes),
+    engineMs: mean(engine),
+    engineP95Ms: percentile(engine, 95),
+    setupVirtualMin,
+  };
+}
+
+// ---- main --------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const bursts = quick ? 12 : 120;
+  const span = quick ? 12 * H : 24 * H;
+  const memTicks = quick ? 1000 : 10_000;
+  const cpuTicks = quick ? 20 : 100;
+  log(`twcloud-scaler benchmark${quick ? ' (quick)' : ''}: virtual time against the simulated world`);
+
+  // Memory runs in child processes, in parallel with the rest.
+  const dir = mkdtempSync(join(tmpdir(), 'twcloud-bench-'));
+  let memory: Promise<[MemRun, MemRun]>;
+  try {
+    const child = bundleChild(dir);
+    memory = Promise.all([
+      runChild(child, memTicks, ['--expose-gc']),
+      runChild(child, memTicks, ['--expose-gc', '--max-semi-space-size=1']),
+    ]);
+  } catch (e) {
+    memory = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+  memory.catch(() => undefined);
+
+  log(`reaction time: ${bursts} arrivals…`);
+  const r5 = await reactionTime(bursts);
+  rows.push({
+    figure: 'reaction p95: pending → create request (default: poll 5 s, reconcile 1 m)',
+    target: '≤ 3 s',
+    measured: `${sec(r5.p95)} (p50 ${sec(r5.p50)}, max ${sec(r5.max)}, n ${r5.n}${r5.missing ? `, ${r5.missing} without a create` : ''})`,
+    met: r5.p95 <= 3 * S,
+  });
+  for (const poll of [3 * S, 2 * S]) {
+    const r = await reactionTime(bursts, poll);
+    rows.push({
+      figure: `  same with --queue-poll-interval ${poll / S}s`,
+      target: '(info)',
+      measured: `${sec(r.p95)} (p50 ${sec(r.p50)}, max ${sec(r.max)}, n ${r.n})`,
+    });
+  }
+
+  log('bursts…');
+  for (const n of [10, 50]) {
+    for (const policy of ['default', 'upstream'] as const) {
+      const r = await burstVms(n, policy);
+      const ideal = Math.ceil(n / 2);
+      rows.push({
+        figure: `burst of ${n}: VMs created, ${policy} (wpa 2, min 0, max 100)`,
+        target: policy === 'default' ? `= ${ideal} (ideal)` : `(info; ideal ${ideal})`,
+        measured: `${r.vms.created} (${ratio(r.vms.created / ideal)} ideal; wait p95 ${sec(r.queueWait.p95)}, ${r.workflows.completed}/${n} done)`,
+        ...(policy === 'default' ? { met: r.vms.created === ideal } : {}),
+      });
+    }
+  }
+
+  log(`built-in workloads (${span / H} h)…`);
+  for (const name of BUILTIN_WORKLOADS) {
+    const w = builtinWorkload(name, { seed: 1, span });
+    const def = await simulate({ workload: w, values: { policy: 'default' }, seed: 1 });
+    const up = await simulate({ workload: w, values: { policy: 'upstream' }, seed: 1 });
+    const waitRatio = up.queueWait.p95 > 0 ? def.queueWait.p95 / up.queueWait.p95 : 1;
+    const costRatio = up.cost.total > 0 ? def.cost.total / up.cost.total : 1;
+    rows.push({
+      figure: `${name}: queue wait p95, default ÷ upstream`,
+      target: '≤ 0.60×',
+      measured: `${ratio(waitRatio)} (${sec(def.queueWait.p95)} vs ${sec(up.queueWait.p95)})`,
+      met: waitRatio <= 0.6,
+    });
+    rows.push({
+      figure: `${name}: cost, default ÷ upstream`,
+      target: '≤ 0.90×',
+      measured: `${ratio(costRatio)} (${def.cost.total.toFixed(2)} vs ${up.cost.total.toFixed(2)} ${def.cost.currency}; VMs ${def.vms.created} vs ${up.vms.created})`,
+      met: costRatio <= 0.9,
+    });
+  }
+
+  log(`CPU per tick with 200 agents (${cpuTicks} ticks)…`);
+  const cpu = await cpuPerTick(200, cpuTicks);
+  rows.push({
+    figure: 'CPU per full tick, 200 connected agents (daemon: answers replayed)',
+    target: '≤ 20 ms',
+    measured: `${cpu.engineMs.toFixed(1)} ms (p95 ${cpu.engineP95Ms.toFixed(1)} ms)`,
+    met: cpu.engineMs <= 20,
+  });
+  rows.push({
+    figure: '  same, fakes answering in the same process',
+    target: '(info)',
+    measured: `${cpu.withFakesMs.toFixed(1)} ms`,
+  });
+
+  log(`memory: ${memTicks} ticks in a child process…`);
+  try {
+    const [plain, capped] = await memory;
+    for (const [label, run] of [
+      ['', plain],
+      [' (young generation capped: --max-semi-space-size=1)', capped],
+    ] as const) {
+      const first = run.samples[0];
+      const last = run.samples.at(-1);
+      const warm = run.samples[1] ?? first;
+      if (!first || !last || !warm) throw new Error('no memory samples');
+      const maxRss = Math.max(...run.samples.map((s) => s.rssMb));
+      rows.push({
+        figure: `RSS after ${last.ticks} ticks${label}`,
+        target: label === '' ? '≤ 80 MB' : '(info)',
+        measured: `${last.rssMb.toFixed(0)} MB (start ${first.rssMb.toFixed(0)} MB, peak ${maxRss.toFixed(0)} MB; heap total ${last.heapTotalMb.toFixed(0)} MB)`,
+        ...(label === '' ? { met: last.rssMb <= 80 } : {}),
+      });
+      rows.push({
+        figure: `  JS heap used${label ? ' (capped)' : ''}: start → after ${warm.ticks} → after ${last.ticks} ticks`,
+        target: label === '' ? 'no growth' : '(info)',
+        measured:
+          `${first.heapUsedMb.toFixed(1)} → ${warm.heapUsedMb.toFixed(1)} → ${last.heapUsedMb.toFixed(1)} MB ` +
+          `(+${(last.heapUsedMb - warm.heapUsedMb).toFixed(1)} MB after warm-up; the world kept ${run.workflowsCompleted} workflows, ${run.vms} VMs)`,
+        ...(label === '' ? { met: last.heapUsedMb - warm.heapUsedMb <= 1 } : {}),
+      });
+      if (!run.gcExposed) rows.push({ figure: '  (GC was not exposed: figures without a forced GC)', target: '', measured: '' });
+    }
+  } catch (e) {
+    rows.push({ figure: 'memory', target: '≤ 80 MB', measured: `not measured: ${e instanceof Error ? e.message : String(e)}` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const wall = Math.round((performance.now() - t0) / 1000);
+  if (asJson) {
+    process.stdout.write(`${JSON.stringify({ quick, wallSeconds: wall, node: process.version, rows }, null, 2)}\n`);
+    return;
+  }
+  printTable(rows);
+  process.stdout.write(`\n${quick ? 'quick run' : 'full run'} in ${wall} s wall on Node ${process.version}\n`);
+}
+
+function printTable(list: readonly Row[]): void {
+  const head: Row = { figure: 'figure', target: 'target', measured: 'measured' };
+  const status = (r: Row): string => (r.met === undefined ? '' : r.met ? 'met' : 'MISSED');
+  const w1 = Math.max(...[head, ...list].map((r) => r.figure.length));
+  const w2 = Math.max(...[head, ...list].map((r) => r.target.length));
+  const w3 = Math.max(...[head, ...list].map((r) => r.measured.length));
+  const line = (a: string, b: string, c: string, d: string): string =>
+    `${a.padEnd(w1)}  ${b.padEnd(w2)}  ${c.padEnd(w3)}  ${d}`.trimEnd();
+  process.stdout.write(`${line('figure', 'target', 'measured', 'status')}\n`);
+  process.stdout.write(`${line('-'.repeat(w1), '-'.repeat(w2), '-'.repeat(w3), '------')}\n`);
+  for (const r of list) process.stdout.write(`${line(r.figure, r.target, r.measured, status(r))}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
