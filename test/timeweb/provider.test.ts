@@ -761,3 +761,21 @@ test('created_at without a time zone is taken as UTC; a future one is clamped to
   const again = await s.provider.list();
   assert.equal(again.find((x) => x.name === 'pool-1-agent-Garb')?.createdAt, seenAt, 'first-seen time is kept');
 });
+
+test('an IP that cannot be marked keeps its server until the next attempt (no unmarked IP is ever orphaned)', async () => {
+  const s = await setup();
+  await s.provider.deploy(agent('pool-1-agent-Nomk'));
+  // no list() in between: the IP is not marked yet when remove runs, and marking it fails
+  s.fake.failNext('PATCH /api/v1/floating-ips/:id', 500, { times: 1 });
+  await assert.rejects(s.provider.remove('pool-1-agent-Nomk'), /cannot mark floating IP .* the server is kept/);
+  assert.equal(s.fake.serverByName('pool-1-agent-Nomk').length, 1, 'server kept');
+  assert.equal(s.fake.requestCounts()['DELETE /api/v1/servers/:id'], undefined);
+  // next attempt: marked, server and IP deleted
+  assert.equal(await s.provider.remove('pool-1-agent-Nomk'), 'removed');
+  assert.equal(s.fake.serverByName('pool-1-agent-Nomk').length, 0);
+  assert.deepEqual(
+    s.fake.floatingIps().map((x) => x.id).sort(),
+    s.foreignIps.map((x) => x.id).sort(),
+  );
+  assertForeignIntact(s);
+});

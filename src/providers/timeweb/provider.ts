@@ -358,14 +358,19 @@ export class TimewebProvider implements Provider {
         this.logger.warn(`timewebcloud: floating IP ${ip.ip ?? ip.id} of ${s.name} has a foreign comment; keeping it`);
         return false;
       });
-      // Mark them first, so the sweep can still find them if deleting them below fails.
+      // Mark them first, so the sweep can still find them if deleting them below fails (or the process dies in
+      // between). An IP that cannot be marked keeps its server alive until the next attempt: once the server is
+      // gone, nothing would link an unmarked IP to this pool any more, and it would be billed forever.
       for (const ip of ips) {
         if (isOwnedFloatingIp(ip, this.poolId)) continue;
         try {
           await this.client.updateFloatingIpComment(ip.id, floatingIpComment(this.poolId, s.name), signal);
         } catch (err) {
           if (signal?.aborted) throw err;
-          this.logger.warn(`timewebcloud: cannot mark floating IP ${ip.ip ?? ip.id} of ${s.name}: ${errText(err)}`);
+          throw new Error(
+            `timewebcloud: cannot mark floating IP ${ip.ip ?? ip.id} of ${s.name}, so the server is kept until the next attempt: ${errText(err)}`,
+            { cause: err },
+          );
         }
       }
       let result;
