@@ -1,3 +1,4 @@
+import { runAssembled } from '../src/assemble.js';
 /**
  * Child process of `npm run bench` (run with `node --expose-gc --import tsx`): the daemon as `runDaemon` builds it —
  * assembleEngine, observability (metrics, status tracker; no listener) and the real loop — against the simulated
@@ -6,7 +7,6 @@
  * The world runs in the same process (its fakes keep growing histories: completed workflows, VM records); the fake
  * Timeweb request log is cleared as it goes, so what grows is the daemon's and the world's own state.
  */
-import { runLoop } from '../src/engine/loop.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createObservability } from '../src/observability/wire.js';
 import { buildSandboxEngine, sandboxValues } from '../src/sandbox/engine.js';
@@ -75,15 +75,7 @@ async function main(): Promise<void> {
   const span = Math.ceil(ticksWanted / 60 + 2) * 3_600_000;
   world.feed(builtinWorkload('steady', { seed: 3, span }), start);
   const stop = new AbortController();
-  const loop = runLoop({
-    reconciler: sim.reconciler,
-    woodpecker: sim.woodpecker,
-    clock,
-    logger,
-    interval: sim.engine.reconciliationInterval,
-    queuePollInterval: sim.queuePollInterval,
-    signal: stop.signal,
-  });
+  const loop = runAssembled(sim, { clock, logger, signal: stop.signal });
   const samples: Sample[] = [];
   const hours = (): number => (clock.now() - start) / 3_600_000;
   await clock.runWhile(() => ticks >= 1, start + 3_600_000);

@@ -1,3 +1,4 @@
+import { runAssembled } from '../src/assemble.js';
 /**
  * `npm run bench [-- --quick] [-- --json]`: performance figures of the autoscaler, measured against the simulated
  * world (docs/simulator.md) with the unmodified engine. Prints a table of target / measured / met-or-missed; no
@@ -16,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Policy } from '../src/engine/types.js';
-import { runLoop } from '../src/engine/loop.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { buildSandboxEngine, sandboxValues } from '../src/sandbox/engine.js';
 import { percentile } from '../src/sandbox/metrics.js';
@@ -218,15 +218,7 @@ async function cpuPerTick(agents: number, ticks: number): Promise<CpuResult> {
   const start = clock.now();
   for (let i = 0; i < agents * 2; i++) world.queueWorkflow({ durationMs: 48 * H });
   const stop = new AbortController();
-  const loop = runLoop({
-    reconciler: sim.reconciler,
-    woodpecker: sim.woodpecker,
-    clock,
-    logger,
-    interval: sim.engine.reconciliationInterval,
-    queuePollInterval: sim.queuePollInterval,
-    signal: stop.signal,
-  });
+  const loop = runAssembled(sim, { clock, logger, signal: stop.signal });
   await clock.runWhile(() => world.sample().agents.busy >= agents, start + 30 * M);
   const setupVirtualMin = Math.round((clock.now() - start) / M);
   stop.abort(new Error('measuring'));

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { buildAgentEnvironment, renderUserData } from './cloudinit/render.js';
 import { engineConfigFrom, type CoreConfig } from './config/core-config.js';
 import { ConfigError, type OptionValues } from './config/types.js';
+import { runLoop } from './engine/loop.js';
 import { Reconciler } from './engine/reconciler.js';
 import type { EngineConfig } from './engine/types.js';
 import { findProvider, unknownProviderMessage } from './providers/registry.js';
@@ -109,4 +110,17 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     provider,
     queuePollInterval: engine.policy === 'default' ? core.queuePollInterval : 0,
   };
+}
+
+/** Runs the daemon loop of an assembled engine until `signal` aborts (the tick in progress is finished first). */
+export function runAssembled(a: Assembled, opts: { clock: Clock; logger: Logger; signal: AbortSignal }): Promise<void> {
+  return runLoop({
+    reconciler: a.reconciler,
+    woodpecker: a.woodpecker,
+    clock: opts.clock,
+    logger: opts.logger,
+    interval: a.engine.reconciliationInterval,
+    queuePollInterval: a.queuePollInterval,
+    signal: opts.signal,
+  });
 }

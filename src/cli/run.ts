@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { assembleEngine, type ApiRequestHook } from '../assemble.js';
+import { assembleEngine, runAssembled, type ApiRequestHook } from '../assemble.js';
 import { validateTemplate } from '../cloudinit/render.js';
 import type { CoreConfig } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
 import { printableValues } from '../config/format.js';
 import type { OptionSpec, OptionValues } from '../config/types.js';
-import { runLoop } from '../engine/loop.js';
 import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import { createLogger } from '../observability/logger.js';
 import type { Provider } from '../providers/types.js';
@@ -70,7 +69,7 @@ export async function runDaemon(
   // Throws a ConfigError naming --cloudinit-template.
   if (core.cloudinitTemplate !== '') validateTemplate(core.cloudinitTemplate);
 
-  const { engine, reconciler, woodpecker, provider, queuePollInterval } = await assembleEngine({
+  const assembled = await assembleEngine({
     core,
     values,
     clock: systemClock,
@@ -79,6 +78,7 @@ export async function runDaemon(
     logger,
     onRequest: hooks.onRequest,
   });
+  const { engine, reconciler, provider, queuePollInterval } = assembled;
   if (engine.billingModel === 'hourly') {
     logger.info(
       `hourly billing: idle agents are torn down in the last ${formatDuration(engine.agentBillingTeardownMargin + engine.reconciliationInterval)} of each paid hour`,
@@ -111,15 +111,7 @@ export async function runDaemon(
       },
       'autoscaler running',
     );
-    await runLoop({
-      reconciler,
-      woodpecker,
-      clock: systemClock,
-      logger,
-      interval: engine.reconciliationInterval,
-      queuePollInterval,
-      signal: stop.signal,
-    });
+    await runAssembled(assembled, { clock: systemClock, logger, signal: stop.signal });
     return 0;
   } finally {
     await stopExtras?.();

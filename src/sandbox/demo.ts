@@ -1,8 +1,8 @@
+import { runAssembled } from '../assemble.js';
 import type { Logger } from 'pino';
 import type { OptionValue, OptionValues } from '../config/types.js';
 import type { CoreConfig } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
-import { runLoop } from '../engine/loop.js';
 import { poolNamePattern } from '../engine/pool.js';
 import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import type { Provider } from '../providers/types.js';
@@ -268,15 +268,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     draw();
     refresh = setInterval(draw, opts.refreshMs ?? (tty ? 1_000 : 15_000));
 
-    await runLoop({
-      reconciler,
-      woodpecker: sim.woodpecker,
-      clock,
-      logger,
-      interval: engine.reconciliationInterval,
-      queuePollInterval: sim.queuePollInterval,
-      signal: stop.signal,
-    });
+    await runAssembled(sim, { clock, logger, signal: stop.signal });
     clearInterval(refresh);
     refresh = undefined;
     draw();

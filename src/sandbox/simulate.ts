@@ -1,7 +1,7 @@
+import { runAssembled } from '../assemble.js';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.js';
 import type { OptionValue, OptionValues } from '../config/types.js';
-import { runLoop } from '../engine/loop.js';
 import { poolNamePattern } from '../engine/pool.js';
 import type { TickReport } from '../engine/reconciler.js';
 import { silentLogger } from '../observability/logger.js';
@@ -132,15 +132,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
 
   world.feed(opts.workload, start);
   const stop = new AbortController();
-  const loopDone = runLoop({
-    reconciler,
-    woodpecker: sim.woodpecker,
-    clock,
-    logger,
-    interval: engine.reconciliationInterval,
-    queuePollInterval: sim.queuePollInterval,
-    signal: stop.signal,
-  });
+  const loopDone = runAssembled(sim, { clock, logger, signal: stop.signal });
 
   const unfinished = (): number => {
     const st = world.woodpecker.state();

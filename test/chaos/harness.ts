@@ -1,6 +1,6 @@
+import { runAssembled } from '../../src/assemble.js';
 import type { Logger } from 'pino';
 import type { OptionValues } from '../../src/config/types.js';
-import { runLoop } from '../../src/engine/loop.js';
 import { poolNamePattern } from '../../src/engine/pool.js';
 import type { Policy } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -563,15 +563,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
           trace(`process #${proc.gen} ${r.mode} tick: ${x.action.kind} ${x.name} ${x.action.reason.code} → ${x.outcome}${x.detail ? ` (${x.detail})` : ''}`);
         }
       });
-      proc.loop = runLoop({
-        reconciler: sim.reconciler,
-        woodpecker: sim.woodpecker,
-        clock,
-        logger,
-        interval: sim.engine.reconciliationInterval,
-        queuePollInterval: sim.queuePollInterval,
-        signal: proc.stop.signal,
-      });
+      proc.loop = runAssembled(sim, { clock, logger, signal: proc.stop.signal });
     } catch {
       if (proc.killed) return;
       // Start-up failed (faults during the look-ups): the service manager starts it again.
