@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
 import { seededRandom } from '../util/clock.js';
+import type { TimewebEndpoint } from '../providers/timeweb/client.js';
 import { serverComment } from '../providers/timeweb/ownership.js';
 import type {
   TwAccountStatus,
@@ -39,25 +40,8 @@ import type {
  * Time comes only from the injected clock: state is brought up to `clock.now()` on every request and control call.
  */
 
-export type FakeTimewebRoute =
-  | 'POST /api/v1/servers'
-  | 'GET /api/v1/servers'
-  | 'GET /api/v1/servers/:id'
-  | 'DELETE /api/v1/servers/:id'
-  | 'GET /api/v1/floating-ips'
-  | 'PATCH /api/v1/floating-ips/:id'
-  | 'DELETE /api/v1/floating-ips/:id'
-  | 'GET /api/v1/os/servers'
-  | 'GET /api/v1/presets/servers'
-  | 'GET /api/v1/configurator/servers'
-  | 'GET /api/v2/locations'
-  | 'GET /api/v1/ssh-keys'
-  | 'GET /api/v1/projects'
-  | 'GET /api/v1/projects/:id/resources/servers'
-  | 'GET /api/v1/account/status'
-  | 'GET /api/v1/account/finances'
-  /** Anything else (answered 404). */
-  | 'other';
+/** The routes the fake serves: the ones our client calls, plus everything else (answered 404). */
+export type FakeTimewebRoute = TimewebEndpoint | 'other';
 
 /** What a server ends as when its boot delay has passed. */
 export type FakeBootOutcome = 'on' | 'installing' | 'no_paid' | 'blocked' | 'permanent_blocked' | 'off';
