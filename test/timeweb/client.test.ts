@@ -124,6 +124,31 @@ test('an error that echoes the user-data never carries it (nor the agent secret)
   assert.match(err.message, /cloud_init is invalid: \[redacted\]/);
 });
 
+test('a create error never carries the user-data or the agent token, however it is echoed (custom templates)', async () => {
+  const token = 'AgentTok3n-0123456789abcdef';
+  // A custom template: the token is a quoted YAML value, not the tail of a `KEY=value` line.
+  const userData = `#cloud-config\nruncmd:\n  - docker run -e "SECRET=\\"${token}\\"" agent\nenv:\n  WOODPECKER_AGENT_SECRET: "${token}"\n`;
+  const echoed = JSON.stringify({ cloud_init: userData });
+  const cases: [string, (env: ReturnType<typeof makeEnv>) => void][] = [
+    ['the token alone in the message', (env) => env.fake.rejectCreate({ match: () => true, status: 400, errorCode: 'bad_request', message: [`value "${token}" is not allowed`] })],
+    ['the request JSON-escaped in the message', (env) => env.fake.rejectCreate({ match: () => true, status: 400, errorCode: 'bad_request', message: [`bad body ${echoed}`] })],
+    ['the request JSON-escaped in an HTML body', (env) => env.fake.failNext('POST /api/v1/servers', 400, { body: `<html>bad request: ${echoed}</html>`, contentType: 'text/html' })],
+    ['the token in error_code', (env) => env.fake.rejectCreate({ match: () => true, status: 400, errorCode: `bad_${token}`, message: ['no'] })],
+  ];
+  for (const [what, arrange] of cases) {
+    const env = makeEnv();
+    arrange(env);
+    const err = await rejects(
+      env.client.createServer({ name: 'pool-1-agent-Echo', preset_id: 2453, os_id: 99, cloud_init: userData }, undefined, [token]),
+    );
+    assert.equal(err.status, 400, what);
+    for (const text of [err.message, JSON.stringify(err), err.errorCode ?? '', err.apiMessage]) {
+      assert.ok(!text.includes(token), `${what}: the agent token leaked: ${text}`);
+      assert.ok(!text.includes('WOODPECKER_AGENT_SECRET: \\"'), `${what}: a user-data line leaked: ${text}`);
+    }
+  }
+});
+
 test('DELETE server results: 204 deleted, 200+hash confirmation-required, quarantine', async () => {
   const env = makeEnv();
   env.fake.setDeleteMode('confirm');

@@ -512,6 +512,20 @@ test('other 4xx on create → an error with the API message (no retry, no fallba
   assert.equal(s.fake.requestCounts()['POST /api/v1/servers'], 1);
 });
 
+test('a create error that echoes the agent token alone never carries it (the provider names the token as a secret)', async () => {
+  const s = await setup();
+  // A custom template may put the token anywhere: the client cannot find it in the user-data by itself.
+  const userData = '#cloud-config\nenv:\n  WOODPECKER_AGENT_SECRET: "agent-secret-XYZ123"\n';
+  s.fake.rejectCreate({ match: () => true, status: 400, errorCode: 'bad_request', message: ['token agent-secret-XYZ123 is not valid'], times: 1 });
+  const err = await s.provider.deploy({ ...agent('pool-1-agent-Echo'), userData }).then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof Error);
+  assert.match(err.message, /HTTP 400 bad_request: token \[redacted\] is not valid/);
+  assertNoSecretsLogged(s);
+});
+
 test('list: our booting servers are listed, foreign ones never; boot → running with the public IPv4', async () => {
   const s = await setup();
   await s.provider.deploy(agent('pool-1-agent-Aaaa', 1));

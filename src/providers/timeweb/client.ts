@@ -233,11 +233,15 @@ export class TimewebClient {
 
   // ---- servers ----
 
-  /** `POST /api/v1/servers`. Never retried: on an ambiguous failure, list before creating again. */
-  async createServer(req: TwCreateServerRequest, signal?: AbortSignal): Promise<TwServer> {
+  /**
+   * `POST /api/v1/servers`. Never retried: on an ambiguous failure, list before creating again.
+   * `secrets`: texts besides the user-data that must not appear in an error (the agent's token: with a custom
+   * template it need not sit on a `KEY=value` line of the user-data, so it cannot be told from the text alone).
+   */
+  async createServer(req: TwCreateServerRequest, signal?: AbortSignal, secrets: readonly string[] = []): Promise<TwServer> {
     const endpoint: TimewebEndpoint = 'POST /api/v1/servers';
-    const secrets = secretTexts(req.cloud_init);
-    const body = await this.json({ method: 'POST', endpoint, path: '/api/v1/servers', body: req, secrets }, signal);
+    const hidden = secretTexts(req.cloud_init, secrets);
+    const body = await this.json({ method: 'POST', endpoint, path: '/api/v1/servers', body: req, secrets: hidden }, signal);
     return this.server(endpoint, field(body, 'server'));
   }
 
@@ -572,8 +576,8 @@ export class TimewebClient {
     let responseId: string | undefined;
     let message: string | undefined;
     if (isJson && isRecord(body)) {
-      if (typeof body.error_code === 'string') errorCode = body.error_code;
-      if (typeof body.response_id === 'string') responseId = body.response_id;
+      if (typeof body.error_code === 'string') errorCode = this.scrub(body.error_code, secrets);
+      if (typeof body.response_id === 'string') responseId = this.scrub(body.response_id, secrets);
       if (typeof body.message === 'string') message = body.message;
       else if (Array.isArray(body.message)) message = body.message.map((m) => String(m)).join('; ');
     }
@@ -602,14 +606,23 @@ export class TimewebClient {
   }
 }
 
-/** The user-data and each of its longer lines: an API error might echo (part of) it. */
-function secretTexts(userData: string | undefined): string[] {
-  if (userData === undefined || userData === '') return [];
-  const lines = userData.split(/\r?\n/).map((l) => l.trim());
-  // `KEY=value` lines (the agent secret): the value alone too.
-  const values = lines.map((l) => l.slice(l.lastIndexOf('=') + 1).trim());
+/**
+ * The user-data, each of its longer lines, and the extra secrets: an API error might echo (part of) them, as they
+ * are or JSON-escaped (a body that quotes our request), once or twice.
+ */
+function secretTexts(userData: string | undefined, extra: readonly string[] = []): string[] {
+  const texts: string[] = [];
+  if (userData !== undefined && userData !== '') {
+    const lines = userData.split(/\r?\n/).map((l) => l.trim());
+    // `KEY=value` lines (the agent secret): the value alone too.
+    const values = lines.map((l) => l.slice(l.lastIndexOf('=') + 1).trim());
+    texts.push(...[userData, ...lines, ...values].filter((x) => x.length >= 12));
+  }
+  texts.push(...extra.filter((x) => x.length >= 6));
+  const escaped = (x: string): string => JSON.stringify(x).slice(1, -1);
+  const all = texts.flatMap((x) => [x, escaped(x), escaped(escaped(x))]);
   // Longest first, so a whole text is replaced before its parts.
-  return [...new Set([userData, ...lines, ...values])].filter((x) => x.length >= 12).sort((a, b) => b.length - a.length);
+  return [...new Set(all)].sort((a, b) => b.length - a.length);
 }
 
 /** A readable explanation for statuses whose bodies are empty or terse. */

@@ -208,7 +208,7 @@ export class TimewebProvider implements Provider {
       const body = this.createRequest(req, candidate);
       for (;;) {
         try {
-          const server = await this.client.createServer(body, signal);
+          const server = await this.client.createServer(body, signal, [req.agent.token]);
           this.logger.info(
             { agent: name, serverId: server.id, status: server.status },
             `timewebcloud: created server ${name} (id ${server.id}) from ${candidate.description}`,
