@@ -64,7 +64,8 @@ export function subjectOf(action: Action): string {
 /**
  * Performs planned actions in order. Every action runs even when an earlier one failed (errors are collected
  * in the results), except that a failed create stops the remaining creates of this tick: the next ones would
- * fail the same way. Removals re-check the agent's running tasks right before acting.
+ * fail the same way. Removals re-check right before acting: `remove-agent` checks the agent's running tasks;
+ * `remove-server` checks that no agent with the server's name is registered.
  */
 export async function execute(
   actions: readonly Action[],
@@ -189,6 +190,16 @@ async function runOne(
       return { outcome: 'done', name: action.agent.name };
     }
     case 'remove-server': {
+      // The plan saw no agent with this name. Look again right before acting: an agent the plan missed (a paged
+      // listing shifted by a concurrent delete, an agent renamed back) may be running a task on this server.
+      const registered = (await woodpecker.listAgents(signal)).filter((a) => a.name === action.name);
+      if (registered.length > 0) {
+        return {
+          outcome: 'skipped',
+          name: action.name,
+          detail: `an agent with this name is registered (id ${registered.map((a) => a.id).join(', ')}); its server is kept`,
+        };
+      }
       const removed = await provider.remove(action.name, signal);
       return { outcome: 'done', name: action.name, detail: removed === 'not-found' ? 'server was already gone' : undefined };
     }

@@ -249,7 +249,36 @@ describe('executor: removals', () => {
         ['done', 'server was already gone'],
       ],
     );
-    assert.deepEqual(s.log.calls, [`provider.remove(${n('orph')})`, `provider.remove(${n('gone')})`]);
+    assert.deepEqual(s.log.calls, [
+      'wp.listAgents()',
+      `provider.remove(${n('orph')})`,
+      'wp.listAgents()',
+      `provider.remove(${n('gone')})`,
+    ]);
+  });
+
+  it('remove-server keeps a server whose agent shows up in a fresh look (missed by the plan), busy or not', async () => {
+    const s = setup();
+    // The plan saw no agent with this name (e.g. a paged listing shifted by a concurrent delete), but it exists
+    // and runs a task on this very server.
+    s.wp.seed(agent(9, n('busy')));
+    s.wp.tasks.set(9, 1);
+    s.provider.seed(server(n('busy')));
+    const [r] = await execute([{ kind: 'remove-server', name: n('busy'), reason: why }], s.deps, new Set());
+    assert.equal(r?.outcome, 'skipped');
+    assert.match(r?.detail ?? '', /an agent with this name is registered \(id 9\)/);
+    assert.deepEqual(s.log.calls, ['wp.listAgents()']);
+    assert.equal(s.provider.servers.size, 1);
+  });
+
+  it('remove-server removes nothing when the fresh look fails', async () => {
+    const s = setup();
+    s.wp.listError = new Error('woodpecker down');
+    s.provider.seed(server(n('orph')));
+    const [r] = await execute([{ kind: 'remove-server', name: n('orph'), reason: why }], s.deps, new Set());
+    assert.equal(r?.outcome, 'failed');
+    assert.deepEqual(s.log.calls, ['wp.listAgents()']);
+    assert.equal(s.provider.servers.size, 1);
   });
 
   it('a failed action does not stop the following ones', async () => {

@@ -203,8 +203,14 @@ export const ALL_WP: ReadonlySet<WpMethod> = new Set<WpMethod>([
   'deleteAgent',
   'agentTasks',
 ]);
-/** What the executor may call on Woodpecker (never reads the queue or lists agents). */
-export const EXECUTOR_WP: ReadonlySet<WpMethod> = new Set<WpMethod>(['createAgent', 'updateAgent', 'deleteAgent', 'agentTasks']);
+/** What the executor may call on Woodpecker (never reads the queue; lists agents only to re-check a remove-server). */
+export const EXECUTOR_WP: ReadonlySet<WpMethod> = new Set<WpMethod>([
+  'createAgent',
+  'updateAgent',
+  'deleteAgent',
+  'agentTasks',
+  'listAgents',
+]);
 /** What the executor may call on the provider (never lists). */
 export const EXECUTOR_PROVIDER: ReadonlySet<ProviderMethod> = new Set<ProviderMethod>(['deploy', 'remove']);
 export const ALL_PROVIDER: ReadonlySet<ProviderMethod> = new Set<ProviderMethod>(['deploy', 'remove', 'list']);
