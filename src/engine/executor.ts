@@ -64,8 +64,8 @@ export function subjectOf(action: Action): string {
 /**
  * Performs planned actions in order. Every action runs even when an earlier one failed (errors are collected
  * in the results), except that a failed create stops the remaining creates of this tick: the next ones would
- * fail the same way. Removals re-check right before acting: `remove-agent` checks the agent's running tasks;
- * `remove-server` checks that no agent with the server's name is registered.
+ * fail the same way. Removals re-check right before acting: `remove-agent` drains the agent, then checks its running
+ * tasks; `remove-server` checks that no agent with the server's name is registered.
  */
 export async function execute(
   actions: readonly Action[],
@@ -158,6 +158,10 @@ async function runOne(
       return { outcome: 'done', name: action.agent.name };
     }
     case 'remove-agent': {
+      // No new work from here on (a stale or never-connected agent is still schedulable): a task assigned after
+      // the check below would die with the server. If the removal does not go through, the agent stays drained
+      // and is removed once idle.
+      await woodpecker.updateAgent({ id: action.agent.id, name: action.agent.name, no_schedule: true }, signal);
       const busy = await hasRunningTasks(deps, action.agent.id);
       if (busy > 0) {
         return { outcome: 'skipped', name: action.agent.name, detail: `agent is still processing workload (${busy} task(s))` };

@@ -140,13 +140,18 @@ describe('newAgentName', () => {
 });
 
 describe('executor: removals', () => {
-  it('remove-agent re-checks tasks, removes the server first, then the agent', async () => {
+  it('remove-agent drains, re-checks tasks, removes the server first, then the agent', async () => {
     const s = setup();
     s.wp.seed(agent(5, n('idle')));
     s.provider.seed(server(n('idle')));
     const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'idle'), reason: why }], s.deps, new Set());
     assert.equal(r?.outcome, 'done');
-    assert.deepEqual(s.log.calls, ['wp.agentTasks(5)', `provider.remove(${n('idle')})`, 'wp.deleteAgent(5)']);
+    assert.deepEqual(s.log.calls, [
+      `wp.updateAgent(5,${n('idle')},no_schedule=true)`,
+      'wp.agentTasks(5)',
+      `provider.remove(${n('idle')})`,
+      'wp.deleteAgent(5)',
+    ]);
     assert.equal(s.wp.agents.size, 0);
     assert.equal(s.provider.servers.size, 0);
   });
@@ -159,8 +164,36 @@ describe('executor: removals', () => {
     const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'busy'), reason: why }], s.deps, new Set());
     assert.equal(r?.outcome, 'skipped');
     assert.match(r?.detail ?? '', /still processing workload \(1 task/);
-    assert.deepEqual(s.log.calls, ['wp.agentTasks(5)']);
+    assert.deepEqual(s.log.calls, [`wp.updateAgent(5,${n('busy')},no_schedule=true)`, 'wp.agentTasks(5)']);
     assert.equal(s.wp.agents.size, 1);
+    assert.equal(s.wp.agents.get(5)?.no_schedule, true, 'it stays drained, to be removed once idle');
+    assert.equal(s.provider.servers.size, 1);
+  });
+
+  it('remove-agent takes no new work before the check: a stale agent is drained before its tasks are read', async () => {
+    // A stale or never-connected agent is schedulable: if it comes back and gets a task between the check and the
+    // server's deletion, that task dies with the server. Draining first closes the window.
+    const s = setup();
+    s.wp.seed(agent(5, n('stal')));
+    s.provider.seed(server(n('stal')));
+    let drainedAtCheck: boolean | undefined;
+    const tasks = s.wp.agentTasks.bind(s.wp);
+    s.wp.agentTasks = async (id) => {
+      drainedAtCheck = s.wp.agents.get(id)?.no_schedule;
+      return tasks(id);
+    };
+    const stale: Reason = { code: 'stale', message: 'no contact for 20m' };
+    const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'stal'), reason: stale }], s.deps, new Set());
+    assert.equal(r?.outcome, 'done');
+    assert.equal(drainedAtCheck, true, 'the agent must be unschedulable when its tasks are checked');
+  });
+
+  it('remove-agent removes nothing when the agent cannot be drained', async () => {
+    const s = setup();
+    s.provider.seed(server(n('gone')));
+    const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'gone'), reason: why }], s.deps, new Set());
+    assert.equal(r?.outcome, 'failed');
+    assert.deepEqual(s.log.calls, [`wp.updateAgent(5,${n('gone')},no_schedule=true)`]);
     assert.equal(s.provider.servers.size, 1);
   });
 
@@ -172,7 +205,12 @@ describe('executor: removals', () => {
     const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'race'), reason: why }], s.deps, new Set());
     assert.equal(r?.outcome, 'failed');
     assert.match(r?.detail ?? '', /refused to delete the agent/);
-    assert.deepEqual(s.log.calls, ['wp.agentTasks(5)', `provider.remove(${n('race')})`, 'wp.deleteAgent(5)']);
+    assert.deepEqual(s.log.calls, [
+      `wp.updateAgent(5,${n('race')},no_schedule=true)`,
+      'wp.agentTasks(5)',
+      `provider.remove(${n('race')})`,
+      'wp.deleteAgent(5)',
+    ]);
   });
 
   it('remove-agent keeps the agent registered when the server could not be removed', async () => {
@@ -181,7 +219,7 @@ describe('executor: removals', () => {
     s.provider.removeError = new Error('provider down');
     const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'stuk'), reason: why }], s.deps, new Set());
     assert.equal(r?.outcome, 'failed');
-    assert.deepEqual(s.log.calls, ['wp.agentTasks(5)', `provider.remove(${n('stuk')})`]);
+    assert.deepEqual(s.log.calls, [`wp.updateAgent(5,${n('stuk')},no_schedule=true)`, 'wp.agentTasks(5)', `provider.remove(${n('stuk')})`]);
     assert.equal(s.wp.agents.size, 1);
   });
 

@@ -62,7 +62,11 @@ describe('Reconciler.tick', () => {
     const r = await s.reconciler.tick();
     assert.equal(r.ok, false);
     assert.ok(r.errors.includes('listing provider servers failed'));
-    assert.deepEqual(mutating(s.log.calls), [`provider.remove(${n('stal')})`, 'wp.deleteAgent(2)']);
+    assert.deepEqual(mutating(s.log.calls), [
+      `wp.updateAgent(2,${n('stal')},no_schedule=true)`,
+      `provider.remove(${n('stal')})`,
+      'wp.deleteAgent(2)',
+    ]);
   });
 
   it('new names avoid existing agents and servers, including servers seen by the last full tick', async () => {
