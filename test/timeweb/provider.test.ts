@@ -356,6 +356,25 @@ test('a network failure at start-up is an Error (not a ConfigError) that says wh
   });
 });
 
+test('the client uses the context\'s request timeout (--request-timeout) and reports every request (metrics)', async () => {
+  const env = makeEnv();
+  env.fake.hangNext('GET /api/v1/presets/servers');
+  const { logger } = captureLogger();
+  const seen: { endpoint: string; status: number; durationMs: number }[] = [];
+  const ctx = { ...providerCtx(env, {}, logger), requestTimeout: 7_000, onRequest: (e: (typeof seen)[number]) => seen.push(e) };
+  await createTimewebProvider(ctx);
+  const presets = seen.filter((e) => e.endpoint === 'GET /api/v1/presets/servers');
+  assert.deepEqual(
+    presets.map((e) => [e.status, e.durationMs]),
+    [
+      [0, 7_000],
+      [200, 0],
+    ],
+    'the hung request times out after 7 s, then the retry answers',
+  );
+  assert.ok(seen.some((e) => e.endpoint === 'GET /api/v1/os/servers' && e.status === 200));
+});
+
 test('deploy sends exactly the expected create request (cloud_init included) and returns a booting server', async () => {
   const s = await setup({
     timewebcloudPresetId: ['2453:spb-1'],

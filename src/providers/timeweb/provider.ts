@@ -488,6 +488,9 @@ export async function createTimewebProvider(
   const client =
     opts.client ??
     new TimewebClient({
+      // --request-timeout and the metrics hook, as for the Woodpecker client; explicit clientOptions win.
+      ...(ctx.requestTimeout !== undefined ? { timeoutMs: ctx.requestTimeout } : {}),
+      ...(ctx.onRequest !== undefined ? { onRequest: ctx.onRequest } : {}),
       ...(opts.clientOptions ?? {}),
       baseUrl: values.apiUrl,
       token: values.apiToken,
