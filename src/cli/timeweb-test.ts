@@ -7,7 +7,7 @@ import type { OptionValues } from '../config/types.js';
 import { newAgentName } from '../engine/pool.js';
 import type { TimewebClient } from '../providers/timeweb/client.js';
 import { readTimewebOptions } from '../providers/timeweb/options.js';
-import { isOwnedServer } from '../providers/timeweb/ownership.js';
+import { isOwnedFloatingIp, isOwnedServer } from '../providers/timeweb/ownership.js';
 import { createTimewebProvider, publicIpv4, serverState } from '../providers/timeweb/provider.js';
 import type { TimewebProvider } from '../providers/timeweb/provider.js';
 import { HOURS_PER_MONTH } from '../providers/timeweb/resolve.js';
@@ -110,6 +110,11 @@ function attachedTo(ip: TwFloatingIp, s: TwServer): boolean {
     }
   }
   return false;
+}
+
+/** Ours to delete: it carries our marker, or no comment at all (a fresh `create_ip` one). */
+function ipIsOurs(ip: TwFloatingIp, poolId: string): boolean {
+  return isOwnedFloatingIp(ip, poolId) || ip.comment === null || ip.comment.trim() === '';
 }
 
 export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTestResult> {
@@ -372,7 +377,12 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
         if (ours.length > 0 || serverId !== undefined) {
           progress(`deleting server ${name}${serverId !== undefined ? ` (id ${serverId})` : ''} and its public IP …`);
           const fips = ours.length > 0 ? await client.listFloatingIps(signal) : [];
-          const ips = fips.filter((x) => ours.some((s) => attachedTo(x, s)));
+          // As the provider does: an IP with somebody else's comment was not created by us and is left alone.
+          const attached = fips.filter((x) => ours.some((s) => attachedTo(x, s)));
+          const ips = attached.filter((x) => ipIsOurs(x, poolId));
+          for (const x of attached.filter((y) => !ipIsOurs(y, poolId))) {
+            progress(`floating IP ${x.ip ?? x.id} has a foreign comment; it is not ours and is left alone`);
+          }
           for (const x of ips) created.push({ kind: 'floating-ip', id: x.id, label: `floating IP ${x.ip ?? x.id}` });
           await removeServer(provider, client, name, serverId, ours, signal, o.pollMs, clock, markDeleted, created, left);
           await removeIps(client, ips, ours, signal, o.pollMs, clock, markDeleted, left);

@@ -327,6 +327,24 @@ describe('timeweb test', () => {
     assert.ok(gets >= 1 && gets < 100, `polled gently (${gets} status reads)`);
   });
 
+  it('never deletes a floating IP with a foreign comment, even one attached to the test server', async () => {
+    const w = await world();
+    let foreignIp: string | undefined;
+    w.fake.hooks.onServerCreated = (srv) => {
+      // An operator attaches (or re-comments) an IP of theirs to the fresh test server.
+      foreignIp = w.fake.seedFloatingIp({ resource_id: srv.id, resource_type: 'server', comment: 'office VPN — keep' }).id;
+    };
+    const r = await test(w, []);
+    assert.ok(foreignIp);
+    const kept = w.fake.floatingIps().find((x) => x.id === foreignIp);
+    assert.ok(kept, `the foreign IP was deleted:\n${r.out}`);
+    assert.equal(kept.comment, 'office VPN — keep');
+    assert.ok(!w.fake.requests().some((x) => x.method !== 'GET' && x.path.includes(foreignIp ?? '?')), 'never touched');
+    assert.match(r.out, /has a foreign comment; it is not ours and is left alone/);
+    assert.deepEqual(ourServers(w).map((s) => s.name), [], 'the test server is deleted');
+    assertForeignIntact(w);
+  });
+
   it('--keep keeps the server and its IP and says how to delete them', async () => {
     const w = await world();
     const r = await test(w, ['--keep']);
