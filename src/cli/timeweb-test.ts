@@ -100,13 +100,20 @@ function failedHint(status: string): string {
   }
 }
 
+/** Attached to this server, or to nothing (resource ids of other types — databases, balancers — may be equal). */
+function onServerOrFree(ip: TwFloatingIp, s: TwServer): boolean {
+  if (ip.resource_id === null) return true;
+  return ip.resource_id === s.id && (ip.resource_type === 'server' || ip.resource_type === null);
+}
+
 /** Floating IPs attached to a server: by `resource_id`, by the ids the server names, or by address. */
 function attachedTo(ip: TwFloatingIp, s: TwServer): boolean {
+  if (!onServerOrFree(ip, s)) return false;
   if (ip.resource_id === s.id) return true;
   for (const n of s.networks ?? []) {
     for (const x of n.ips ?? []) {
       if (typeof x.id === 'string' && x.id === ip.id) return true;
-      if (ip.ip !== null && x.ip === ip.ip && (ip.resource_id === null || ip.resource_id === s.id)) return true;
+      if (ip.ip !== null && x.ip === ip.ip) return true;
     }
   }
   return false;
@@ -575,7 +582,7 @@ async function removeIps(
         markDeleted(r);
         continue;
       }
-      if (cur.resource_id !== null && !ours.some((s) => s.id === cur.resource_id)) {
+      if (!ours.some((s) => onServerOrFree(cur, s))) {
         left.push(`${r.label}: now attached to ${cur.resource_type ?? 'a resource'} ${cur.resource_id}, left alone`);
         continue;
       }

@@ -345,6 +345,21 @@ describe('timeweb test', () => {
     assertForeignIntact(w);
   });
 
+  it('never deletes a floating IP of another resource type whose id equals the test server\'s', async () => {
+    const w = await world();
+    let dbIp: string | undefined;
+    w.fake.hooks.onServerCreated = (srv) => {
+      // Resource ids are per type: a database may have the same numeric id as the new server.
+      dbIp = w.fake.seedFloatingIp({ resource_id: srv.id, resource_type: 'database', comment: '' }).id;
+    };
+    const r = await test(w, []);
+    assert.ok(dbIp);
+    assert.ok(w.fake.floatingIps().some((x) => x.id === dbIp), `the database's IP was deleted:\n${r.out}`);
+    assert.ok(!w.fake.requests().some((x) => x.method !== 'GET' && x.path.includes(dbIp ?? '?')), 'never touched');
+    assert.deepEqual(ourServers(w).map((s) => s.name), [], 'the test server is deleted');
+    assertForeignIntact(w);
+  });
+
   it('--keep keeps the server and its IP and says how to delete them', async () => {
     const w = await world();
     const r = await test(w, ['--keep']);
