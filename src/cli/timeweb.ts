@@ -611,7 +611,7 @@ export function registerTimewebCommands(program: Command, io: TimewebCliIo): Com
     .option('--json', 'print the raw list as JSON (for scripts); servers get an extra "ours" field, secrets removed')
     .option('--location <LOCATION>', 'presets, configurators, zones: only this location (e.g. ru-1, nl-1)')
     .option('--min-cpu <N>', 'presets: at least N CPU cores')
-    .option('--min-ram <SIZE>', 'presets: at least this much RAM, in GB (4) or MB (4096MB)');
+    .option('--min-ram <SIZE>', 'presets: at least this much RAM, in GB (4, 4GB) or MB (4096, 4096MB; plain numbers above 256 are MB)');
   addOptions(list, listSpecs());
   list.action(async function (this: Command, what: string) {
     let values: OptionValues | undefined;

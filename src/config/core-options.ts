@@ -27,7 +27,8 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'NAME',
     category: CoreCategory.general,
     upstream: true,
-    description: 'Cloud provider that runs the agents; its own options are listed in its section below.',
+    description:
+      'Cloud provider that runs the agents; its own options are listed in its section below. With neither a provider nor a server-token set, the sandbox demo starts instead.',
   },
   {
     key: 'logLevel',
@@ -81,7 +82,7 @@ export const coreOptions: readonly OptionSpec[] = [
     category: CoreCategory.scaling,
     upstream: true,
     description:
-      'Pool identity: agents are named pool-<id>-agent-<random> and servers are marked with it. Autoscalers sharing one Woodpecker server need different pool IDs.',
+      'Pool identity: agents are named pool-<id>-agent-<random> and servers are marked with it. Only names that are exactly pool-<id>-agent-<letters/digits> belong to the pool (the Go autoscaler matched the pattern anywhere in a name). Autoscalers sharing one Woodpecker server need different pool IDs.',
   },
   {
     key: 'minAgents',
@@ -126,7 +127,8 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'DURATION',
     category: CoreCategory.scaling,
     upstream: true,
-    description: 'Period of the reconcile loop: read agents and queue, scale up or down, clean up. Greater than 0.',
+    description:
+      'Period of the reconcile loop: read agents and queue, scale up or down, clean up. The first reconcile runs at start (the Go autoscaler waits one interval). Greater than 0.',
   },
   {
     key: 'agentInactivityTimeout',

@@ -139,7 +139,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   const rateLimited = new Counter({
     name: n('api_rate_limited_total'),
-    help: 'Requests that hit a rate limit (HTTP 429 or client-side throttling).',
+    help: 'Requests answered with HTTP 429 (rate limited).',
     labelNames: ['api', 'endpoint'],
     registers,
   });
