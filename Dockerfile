@@ -31,7 +31,7 @@ COPY --from=build /src/dist ./dist
 # WOODPECKER_HTTP_TOKEN the admin endpoints (pause, cordon, drain) stay disabled on this address: the listener is
 # read-only. Publish the port on the host's loopback only (-p 127.0.0.1:8080:8080) unless a token is set.
 ENV WOODPECKER_HTTP_ADDR=0.0.0.0:8080
-# JSON logs (pino-pretty is a development dependency and is not in this image).
+# JSON logs, one object per line (set WOODPECKER_LOG_FORMAT=pretty for readable lines).
 ENV WOODPECKER_LOG_FORMAT=json
 
 USER node
