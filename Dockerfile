@@ -1,7 +1,8 @@
 # twcloud-scaler: Woodpecker CI autoscaler for Timeweb Cloud.
 #
 #   docker build -t twcloud-scaler .
-#   docker run --env-file .env -p 127.0.0.1:8080:8080 twcloud-scaler
+#   docker run --env-file .env -e WOODPECKER_PROVIDER=timewebcloud -e WOODPECKER_SERVER=https://ci.example.com -p 127.0.0.1:8080:8080 twcloud-scaler
+#   (.env.example leaves WOODPECKER_PROVIDER and WOODPECKER_SERVER to docker-compose.yml)
 #
 # Node.js LTS line; override with --build-arg NODE_VERSION=<major> when a newer LTS is out.
 ARG NODE_VERSION=24
