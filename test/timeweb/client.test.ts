@@ -124,6 +124,17 @@ test('an error that echoes the user-data never carries it (nor the agent secret)
   assert.match(err.message, /cloud_init is invalid: \[redacted\]/);
 });
 
+test('a create error never carries a padded base32 agent token found in the user-data', async () => {
+  // Woodpecker's agent tokens are base32 with `=` padding: the value of the KEY=value line ends in `====`.
+  const token = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43UOV3HO6DZPIYTEMZUGU3DOOBZ====';
+  const userData = `#cloud-config\nwrite_files:\n- content: |\n    environment:\n      - WOODPECKER_AGENT_SECRET=${token}\n`;
+  const env = makeEnv();
+  env.fake.rejectCreate({ match: () => true, status: 400, errorCode: 'bad_request', message: [`agent secret ${token} rejected`] });
+  const err = await rejects(env.client.createServer({ name: 'pool-1-agent-Pad', preset_id: 2453, os_id: 99, cloud_init: userData }));
+  assert.ok(!err.message.includes(token), err.message);
+  assert.match(err.message, /agent secret \[redacted\] rejected/);
+});
+
 test('a create error never carries the user-data or the agent token, however it is echoed (custom templates)', async () => {
   const token = 'AgentTok3n-0123456789abcdef';
   // A custom template: the token is a quoted YAML value, not the tail of a `KEY=value` line.

@@ -614,8 +614,9 @@ function secretTexts(userData: string | undefined, extra: readonly string[] = []
   const texts: string[] = [];
   if (userData !== undefined && userData !== '') {
     const lines = userData.split(/\r?\n/).map((l) => l.trim());
-    // `KEY=value` lines (the agent secret): the value alone too.
-    const values = lines.map((l) => l.slice(l.lastIndexOf('=') + 1).trim());
+    // `KEY=value` lines (the agent secret): the value alone too — after the first `=` (a base32 token ends in
+    // `=` padding) and after the last one (`- KEY=value` inside a quoted string).
+    const values = lines.flatMap((l) => [l.slice(l.indexOf('=') + 1).trim(), l.slice(l.lastIndexOf('=') + 1).trim()]);
     texts.push(...[userData, ...lines, ...values].filter((x) => x.length >= 12));
   }
   texts.push(...extra.filter((x) => x.length >= 6));
