@@ -35,6 +35,12 @@ test('parseMarker is robust', () => {
     ['twcloud-scaler:pool=%E0%A4%A;agent=3', { pool: '%E0%A4%A', agent: '3' }],
     ['twcloud-scaler:pool=1;pool=2', { pool: '1' }],
     ['TWCLOUD-SCALER:pool=1', undefined],
+    // Only as a word of its own: another tool's prefix that ends like ours is not our marker.
+    ['my-twcloud-scaler:pool=1;agent=3', undefined],
+    ['legacytwcloud-scaler:pool=1;agent=3', undefined],
+    ['note:twcloud-scaler:pool=1;agent=3', undefined],
+    ['keep\ttwcloud-scaler:pool=1;agent=3', { pool: '1', agent: '3' }],
+    ['my-twcloud-scaler:pool=2 twcloud-scaler:pool=1;agent=3', { pool: '1', agent: '3' }],
   ];
   for (const [comment, expected] of table) assert.deepEqual(parseMarker(comment), expected, String(comment));
 });
@@ -51,6 +57,9 @@ test('ownership needs the name pattern AND the pool marker', () => {
     ['x-pool-1-agent-AbCd', serverComment('1', 3), false],
     ['pool-1-agent-AbCd-2', serverComment('1', 3), false],
     ['woodpecker-server', serverComment('1', 3), false],
+    ['pool-1-agent-AbCd', `fork-${serverComment('1', 3)}`, false],
+    ['pool-1-agent-AbCd', `fork:${serverComment('1', 3)}`, false],
+    ['pool-1-agent-AbCd', `kept by ops ${serverComment('1', 3)}`, true],
   ];
   for (const [name, comment, owned] of table) assert.equal(isOwnedServer({ name, comment }, '1'), owned, `${name} / ${comment}`);
   assert.ok(agentNamePattern('a.b').test('pool-a.b-agent-X1'));

@@ -6,10 +6,14 @@
  * Floating IPs we create get a marker comment too (`twcloud-scaler:pool=<pool id>;server=<agent name>`).
  *
  * Values are percent-encoded (`;`, `=`, spaces), so any pool id round-trips. The marker may sit anywhere in the
- * comment (an operator may prepend a note); the first marker wins.
+ * comment as a word of its own (an operator may prepend a note): at the start or after whitespace, so that another
+ * tool's `my-twcloud-scaler:pool=1` is not ours. The first marker wins.
  */
 
 export const MARKER_PREFIX = 'twcloud-scaler:';
+
+/** The prefix as a word of its own: at the start of the comment or after whitespace. */
+const MARKER_AT = new RegExp(`(?:^|(?<=\\s))${MARKER_PREFIX}`);
 
 /** Timeweb limits a comment to 255 characters. */
 export const COMMENT_MAX = 255;
@@ -47,9 +51,9 @@ export function floatingIpComment(poolId: string, serverName: string): string {
 /** Parses the first marker in a comment; undefined when there is none or it has no `pool`. Never throws. */
 export function parseMarker(comment: string | null | undefined): Marker | undefined {
   if (typeof comment !== 'string') return undefined;
-  const at = comment.indexOf(MARKER_PREFIX);
-  if (at < 0) return undefined;
-  const rest = comment.slice(at + MARKER_PREFIX.length);
+  const at = MARKER_AT.exec(comment);
+  if (!at) return undefined;
+  const rest = comment.slice(at.index + at[0].length);
   const token = /^[^\s]*/.exec(rest)?.[0] ?? '';
   const out: Record<string, string> = {};
   for (const part of token.split(';')) {
