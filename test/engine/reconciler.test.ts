@@ -102,6 +102,35 @@ describe('Reconciler.tick', () => {
     assert.equal(s.wp.agents.size, 1, 'the failed attempt left no agent behind');
   });
 
+  it('a registration with no clear answer is not repeated; the ghost agent it left is removed after the grace', async () => {
+    const s = setup({ random: spelling('ghstwxyz') });
+    s.wp.queue = () => queue({ pending: 1 });
+    // POST /api/agents times out, but the server did register the agent.
+    const register = s.wp.createAgent.bind(s.wp);
+    s.wp.createAgent = async (name) => {
+      await register(name);
+      throw new Error('POST /api/agents: no answer within 30000 ms');
+    };
+    const first = await s.reconciler.tick();
+    assert.deepEqual(first.results.map((x) => [x.action.kind, x.outcome]), [['create', 'failed']]);
+    assert.equal(s.log.calls.filter((c) => c.startsWith('wp.createAgent')).length, 1, 'never retried');
+    assert.equal(s.log.calls.filter((c) => c.startsWith('provider.deploy')).length, 0, 'no server for an unclear agent');
+    assert.deepEqual([...s.wp.agents.values()].map((a) => a.name), [n('ghst')]);
+
+    s.wp.createAgent = register;
+    s.clock.t = NOW + MIN;
+    const young = await s.reconciler.tick();
+    assert.ok(!young.results.some((x) => x.action.kind === 'delete-agent'), 'kept while younger than the grace');
+
+    s.clock.t = NOW + 2 * MIN + SEC;
+    const later = await s.reconciler.tick();
+    assert.deepEqual(
+      later.results.filter((x) => x.action.kind === 'delete-agent').map((x) => [x.name, x.action.reason.code, x.outcome]),
+      [[n('ghst'), 'server-missing', 'done']],
+    );
+    assert.ok(!s.wp.agents.has(100), 'the ghost is gone');
+  });
+
   it('dry run observes and plans but changes nothing', async () => {
     const s = setup({ dryRun: true });
     s.wp.seed(agent(1, n('stal'), { contact: HOUR, work: HOUR }));
