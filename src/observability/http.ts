@@ -120,12 +120,21 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
+ * A listen address that surely binds loopback only: a literal loopback IP, or `localhost`. A `*.localhost` name is
+ * resolved through DNS when listening (unlike in browsers), so it may bind a public interface.
+ */
+export function isLoopbackListenHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return isLoopbackHost(h) && !h.endsWith('.localhost');
+}
+
+/**
  * Refuses to enable the mutating endpoints on a non-loopback address without a token.
  * @throws ConfigError with what to do.
  */
 export function assertSafeBinding(addr: string, token: string | undefined): void {
   const parsed = parseHttpAddr(addr);
-  if (!parsed || (token !== undefined && token !== '') || isLoopbackHost(parsed.host)) return;
+  if (!parsed || (token !== undefined && token !== '') || isLoopbackListenHost(parsed.host)) return;
   throw new ConfigError(
     `refusing to enable the admin endpoints (pause, resume, cordon, drain) on ${addr}: it is not a loopback address and no ` +
       `--http-token (WOODPECKER_HTTP_TOKEN, WOODPECKER_HTTP_TOKEN_FILE) is set. Set a token, or listen on 127.0.0.1.`,

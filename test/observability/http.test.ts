@@ -292,6 +292,11 @@ describe('http: addresses and binding safety', () => {
     assert.throws(() => assertSafeBinding(':8080', ''), ConfigError);
     assert.doesNotThrow(() => assertSafeBinding('0.0.0.0:8080', TOKEN));
     assert.doesNotThrow(() => assertSafeBinding('127.0.0.1:8080', undefined));
+    assert.doesNotThrow(() => assertSafeBinding('localhost:8080', undefined));
+    assert.doesNotThrow(() => assertSafeBinding('[::1]:8080', undefined));
+    // Resolved through DNS when listening: it may bind a public interface.
+    assert.throws(() => assertSafeBinding('ci.localhost:8080', undefined), /refusing to enable the admin endpoints/);
+    assert.equal(adminAccessFor('ci.localhost:8080', undefined).access, 'disabled');
     assert.doesNotThrow(() => assertSafeBinding('off', undefined));
     assert.deepEqual(adminAccessFor('127.0.0.1:8080', undefined), { access: 'loopback' });
     assert.deepEqual(adminAccessFor('0.0.0.0:8080', TOKEN), { access: 'token' });
