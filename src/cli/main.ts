@@ -36,7 +36,9 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
   program.action(async () => {
     const env = loadDotEnv(io.env, io.cwd, readFileUtf8);
     const values = resolveOptions(specs, { cli: cliValues(program, specs), env, readFile: readFileUtf8 });
-    if (values.provider === '' && (values.serverToken ?? '') === '') {
+    // Nothing configured and nothing asked of the daemon: show the demo. `--once` / `--dry-run` are requests to the
+    // daemon, so they get the missing-configuration error instead.
+    if (values.provider === '' && (values.serverToken ?? '') === '' && values.once !== true && values.dryRun !== true) {
       const demo = program.commands.find((c) => c.name() === 'demo');
       if (demo) {
         process.stderr.write(

@@ -45,7 +45,7 @@ export function describeReport(report: TickReport): string[] {
     const who = r.name;
     lines.push(`${r.outcome === 'dry-run' ? 'would' : r.outcome}: ${r.action.kind} ${who} — ${r.action.reason.code}: ${r.action.reason.message}`);
   }
-  if (report.results.length === 0) lines.push('no action needed');
+  if (report.plan && report.results.length === 0) lines.push('no action needed');
   for (const n of report.plan?.notes ?? []) lines.push(`note: ${n}`);
   for (const e of report.errors) lines.push(`error: ${e}`);
   return lines;

@@ -28,7 +28,7 @@ export const coreOptions: readonly OptionSpec[] = [
     category: CoreCategory.general,
     upstream: true,
     description:
-      'Cloud provider that runs the agents; its own options are listed in its section below. With neither a provider nor a server-token set, the sandbox demo starts instead.',
+      'Cloud provider that runs the agents; its own options are listed in its section below. With neither a provider nor a server-token set (and no --once or --dry-run), the sandbox demo starts instead.',
   },
   {
     key: 'logLevel',
