@@ -694,6 +694,27 @@ test('DELETE answered 200 with a hash → clear configuration error; server and 
   assertForeignIntact(s);
 });
 
+test('an IP with a foreign comment or another pool\'s marker on our server is never marked, deleted or swept', async () => {
+  const s = await setup();
+  const srv = await s.provider.deploy(agent('pool-1-agent-Fips', 1));
+  await s.clock.advance(61_000);
+  const id = Number(srv.id);
+  const vpn = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: 'office VPN — keep' });
+  const other = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: floatingIpComment('10', 'x') });
+  const prefixed = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: `my-${floatingIpComment('1', 'x')}` });
+  await s.provider.list(); // marks the server's own IP
+  assert.equal(await s.provider.remove('pool-1-agent-Fips'), 'removed');
+  await s.provider.sweep();
+  const now = new Map(s.fake.floatingIps().map((ip) => [ip.id, ip]));
+  for (const ip of [vpn, other, prefixed]) {
+    assert.equal(now.get(ip.id)?.comment, ip.comment, `${ip.comment} must survive unchanged`);
+    const touched = s.fake.requests().filter((r) => r.method !== 'GET' && r.path.includes(ip.id));
+    assert.deepEqual(touched.map((r) => `${r.method} ${r.path}`), [], `${ip.comment} was touched`);
+  }
+  assert.match(s.logs(), /has a foreign comment; keeping it/);
+  assertForeignIntact(s);
+});
+
 test('sweep deletes only our unattached floating IPs', async () => {
   const s = await setup();
   // another pool's leftover and a foreign in-use IP with our pool's marker text must survive
