@@ -10,6 +10,8 @@
  * tool's `my-twcloud-scaler:pool=1` is not ours. The first marker wins.
  */
 
+import { poolNamePattern } from '../../engine/pool.js';
+
 export const MARKER_PREFIX = 'twcloud-scaler:';
 
 /** The prefix as a word of its own: at the start of the comment or after whitespace. */
@@ -22,10 +24,6 @@ export type Marker = Readonly<Record<string, string>>;
 
 function enc(v: string): string {
   return encodeURIComponent(v);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Builds a marker `twcloud-scaler:k=v;k=v` (values percent-encoded). */
@@ -71,10 +69,8 @@ export function parseMarker(comment: string | null | undefined): Marker | undefi
   return out.pool === undefined ? undefined : out;
 }
 
-/** The pool's agent/server name pattern (same rule as the engine's `poolNamePattern`). */
-export function agentNamePattern(poolId: string): RegExp {
-  return new RegExp(`^pool-${escapeRegExp(poolId)}-agent-[A-Za-z0-9]+$`);
-}
+/** The pool's agent/server name pattern: the engine's `poolNamePattern`, so both always apply the same rule. */
+export const agentNamePattern: (poolId: string) => RegExp = poolNamePattern;
 
 /** True when the comment carries this pool's marker. */
 export function hasPoolMarker(comment: string | null | undefined, poolId: string): boolean {
