@@ -17,9 +17,6 @@ export const MARKER_PREFIX = 'twcloud-scaler:';
 /** The prefix as a word of its own: at the start of the comment or after whitespace. */
 const MARKER_AT = new RegExp(`(?:^|(?<=\\s))${MARKER_PREFIX}`);
 
-/** Timeweb limits a comment to 255 characters. */
-export const COMMENT_MAX = 255;
-
 export type Marker = Readonly<Record<string, string>>;
 
 function enc(v: string): string {
