@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
+import { isRecord } from '../util/guards.js';
 
 /**
  * What a simulated VM does with its user-data when it boots: it reads the cloud-init text the way cloud-init and
@@ -24,10 +25,6 @@ export interface AgentBootConfig {
 }
 
 export type BootOutcome = { ok: true; agent: AgentBootConfig } | { ok: false; reason: string };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** `write_files[].content` decoded per its `encoding` (plain, b64/base64, gz+b64/gzip+base64). */
 function decodeContent(file: Record<string, unknown>): string | undefined {

@@ -1,5 +1,6 @@
 import { systemClock } from '../util/clock.js';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
+import { isRecord } from '../util/guards.js';
 import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../util/http.js';
 import type { QueueInfo, QueueStats, WoodpeckerAgent, WoodpeckerTask } from './types.js';
 
@@ -432,8 +433,6 @@ function normalizeBaseUrl(raw: string): string {
   return trimmed;
 }
 
-/** Drops user:password@ from a URL for messages. */
-
 function agentPath(id: number): string {
   if (!Number.isSafeInteger(id)) throw new Error(`invalid agent id ${String(id)}`);
   return String(id);
@@ -442,10 +441,6 @@ function agentPath(id: number): string {
 function isJson(contentType: string): boolean {
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function num(v: unknown): number {

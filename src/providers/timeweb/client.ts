@@ -1,4 +1,5 @@
 import type { Clock, FetchFn, RandomFn } from '../../util/clock.js';
+import { isRecord } from '../../util/guards.js';
 import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../../util/http.js';
 import type {
   TwAccountStatus,
@@ -648,10 +649,6 @@ function field(body: unknown, key: string): unknown {
 function metaTotal(body: unknown): number | undefined {
   const meta = field(body, 'meta');
   return isRecord(meta) && typeof meta.total === 'number' ? meta.total : undefined;
-}
-
-export function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function enc(x: string | number): string {
