@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
 import { seededRandom } from '../util/clock.js';
+import { isRecord } from '../util/guards.js';
 import type { TimewebEndpoint } from '../providers/timeweb/client.js';
 import { serverComment } from '../providers/timeweb/ownership.js';
 import type {
@@ -362,10 +363,6 @@ function routeOf(method: string, path: string): FakeTimewebRoute {
   return 'other';
 }
 
-function isObj(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
 function isInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x);
 }
@@ -581,7 +578,7 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     }
     if (hasConf) {
       const c = b.configuration;
-      if (!isObj(c)) errors.push('configuration must be an object');
+      if (!isRecord(c)) errors.push('configuration must be an object');
       else {
         const conf = cat.configurators.find((x) => x.id === c.configurator_id);
         if (!conf) errors.push(`configuration.configurator_id ${String(c.configurator_id)} does not exist`);
@@ -652,7 +649,7 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     }
     if (b.network !== undefined) {
       const n = b.network;
-      if (!isObj(n)) errors.push('network must be an object');
+      if (!isRecord(n)) errors.push('network must be an object');
       else if (n.floating_ip !== undefined && n.floating_ip !== 'create_ip') {
         const free = [...ips.values()].find((ip) => ip.ip === n.floating_ip && ip.resource_id === null);
         if (!free) errors.push(`network.floating_ip ${String(n.floating_ip)} is not a free floating IP`);
@@ -663,10 +660,10 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
 
   function createServer(b: Record<string, unknown>, v: ReturnType<typeof validateCreate>): ServerRec {
     const now = clock.now();
-    const conf = isObj(b.configuration) ? b.configuration : undefined;
+    const conf = isRecord(b.configuration) ? b.configuration : undefined;
     const preset = v.preset;
     const projectId = isInt(b.project_id) ? b.project_id : (cat.projects.find((p) => p.is_default)?.id ?? 1);
-    const network = isObj(b.network) ? b.network : undefined;
+    const network = isRecord(b.network) ? b.network : undefined;
     const rec: ServerRec = {
       id: nextServerId++,
       name: String(b.name),
@@ -841,14 +838,20 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     return /^\d+$/.test(raw) ? Number(raw) : undefined;
   };
 
-  app.post('/api/v1/servers', async (c) => {
+  /** The request's JSON object body, or the 400 the API answers for anything else. */
+  const objectBody = async (c: Context): Promise<Record<string, unknown> | Response> => {
     let b: unknown;
     try {
       b = await c.req.json();
     } catch {
       return apiError(400, 'bad_request', ['body must be valid JSON']);
     }
-    if (!isObj(b)) return apiError(400, 'bad_request', ['body must be an object']);
+    return isRecord(b) ? b : apiError(400, 'bad_request', ['body must be an object']);
+  };
+
+  app.post('/api/v1/servers', async (c) => {
+    const b = await objectBody(c);
+    if (b instanceof Response) return b;
     const v = validateCreate(b);
     if (v.errors.length > 0) return apiError(400, 'bad_request', v.errors);
     if (balance <= 0) {
@@ -924,13 +927,8 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
   app.patch('/api/v1/floating-ips/:id', async (c) => {
     const ip = ips.get(c.req.param('id'));
     if (!ip) return notFound('Floating IP');
-    let b: unknown;
-    try {
-      b = await c.req.json();
-    } catch {
-      return apiError(400, 'bad_request', ['body must be valid JSON']);
-    }
-    if (!isObj(b)) return apiError(400, 'bad_request', ['body must be an object']);
+    const b = await objectBody(c);
+    if (b instanceof Response) return b;
     const errors: string[] = [];
     if (b.comment !== undefined && (typeof b.comment !== 'string' || b.comment.length > 255)) {
       errors.push('comment must be a string of at most 255 characters');
