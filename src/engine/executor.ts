@@ -31,6 +31,9 @@ export interface ActionResult {
   server?: ProviderServer;
 }
 
+/** What running one action yields; `execute` adds the action and the duration. */
+type RunResult = Omit<ActionResult, 'durationMs' | 'action'>;
+
 export interface ExecutorDeps {
   woodpecker: WoodpeckerApi;
   provider: Provider;
@@ -94,7 +97,7 @@ export async function execute(
       });
       continue;
     }
-    let result: Omit<ActionResult, 'durationMs' | 'action'>;
+    let result: RunResult;
     try {
       result = await runOne(action, deps, names);
     } catch (e) {
@@ -111,16 +114,20 @@ export async function execute(
   return results;
 }
 
-async function hasRunningTasks(deps: ExecutorDeps, id: number): Promise<number> {
+async function runningTaskCount(deps: ExecutorDeps, id: number): Promise<number> {
   const tasks = await deps.woodpecker.agentTasks(id, deps.signal);
   return tasks.length;
+}
+
+function stillBusy(name: string, tasks: number): RunResult {
+  return { outcome: 'skipped', name, detail: `agent is still processing workload (${tasks} task(s))` };
 }
 
 async function runOne(
   action: Action,
   deps: ExecutorDeps,
   names: Set<string>,
-): Promise<Omit<ActionResult, 'durationMs' | 'action'>> {
+): Promise<RunResult> {
   const { woodpecker, provider, signal } = deps;
   switch (action.kind) {
     case 'create': {
@@ -162,10 +169,8 @@ async function runOne(
       // the check below would die with the server. If the removal does not go through, the agent stays drained
       // and is removed once idle.
       await woodpecker.updateAgent({ id: action.agent.id, name: action.agent.name, no_schedule: true }, signal);
-      const busy = await hasRunningTasks(deps, action.agent.id);
-      if (busy > 0) {
-        return { outcome: 'skipped', name: action.agent.name, detail: `agent is still processing workload (${busy} task(s))` };
-      }
+      const busy = await runningTaskCount(deps, action.agent.id);
+      if (busy > 0) return stillBusy(action.agent.name, busy);
       // Upstream order: the server first, then the agent record.
       const removed = await provider.remove(action.agent.name, signal);
       const deleted = await woodpecker.deleteAgent(action.agent.id, signal);
@@ -183,10 +188,8 @@ async function runOne(
       };
     }
     case 'delete-agent': {
-      const busy = await hasRunningTasks(deps, action.agent.id);
-      if (busy > 0) {
-        return { outcome: 'skipped', name: action.agent.name, detail: `agent is still processing workload (${busy} task(s))` };
-      }
+      const busy = await runningTaskCount(deps, action.agent.id);
+      if (busy > 0) return stillBusy(action.agent.name, busy);
       const deleted = await woodpecker.deleteAgent(action.agent.id, signal);
       if (deleted === 'has-running-tasks') {
         return { outcome: 'skipped', name: action.agent.name, detail: 'Woodpecker says the agent has running tasks' };
