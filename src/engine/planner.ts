@@ -1,6 +1,6 @@
 import type { ProviderServer } from '../providers/types.js';
 import type { WoodpeckerAgent } from '../woodpecker/types.js';
-import { poolNamePattern } from './pool.js';
+import { poolNamePattern, runningTasksByAgent } from './pool.js';
 import type {
   Action,
   AgentRef,
@@ -97,10 +97,7 @@ class Planner {
   ) {
     this.now = obs.now;
     const re = poolNamePattern(cfg.poolId);
-    const running = new Map<number, number>();
-    for (const t of obs.queue.running) {
-      if (t.agent_id) running.set(t.agent_id, (running.get(t.agent_id) ?? 0) + 1);
-    }
+    const running = runningTasksByAgent(obs.queue.running);
     this.pool = obs.agents
       .filter((a) => re.test(a.name))
       .sort((a, b) => a.id - b.id)

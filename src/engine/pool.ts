@@ -1,4 +1,5 @@
 import type { RandomFn } from '../util/clock.js';
+import type { WoodpeckerTask } from '../woodpecker/types.js';
 
 /** Escapes a string for use inside a RegExp. */
 function escapeRegExp(s: string): string {
@@ -11,6 +12,13 @@ function escapeRegExp(s: string): string {
  */
 export function poolNamePattern(poolId: string): RegExp {
   return new RegExp(`^pool-${escapeRegExp(poolId)}-agent-[A-Za-z0-9]+$`);
+}
+
+/** Running tasks per agent id (tasks not assigned to an agent, `agent_id` 0, are not counted). */
+export function runningTasksByAgent(running: readonly Pick<WoodpeckerTask, 'agent_id'>[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const t of running) if (t.agent_id) counts.set(t.agent_id, (counts.get(t.agent_id) ?? 0) + 1);
+  return counts;
 }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';

@@ -1,5 +1,5 @@
 import type { TickReport } from '../engine/reconciler.js';
-import { poolNamePattern } from '../engine/pool.js';
+import { poolNamePattern, runningTasksByAgent } from '../engine/pool.js';
 import type { ActionKind, EngineConfig, EngineMemory, PlanMode, PlanSummary, ReasonCode } from '../engine/types.js';
 import type { Outcome } from '../engine/executor.js';
 import type { ProviderServer, ServerState } from '../providers/types.js';
@@ -234,8 +234,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     const mem = report.memory;
     const cordoned = new Set(mem.cordoned);
     const drainReq = new Set(mem.drainRequested);
-    const running = new Map<number, number>();
-    for (const t of obs.queue.running ?? []) if (t.agent_id) running.set(t.agent_id, (running.get(t.agent_id) ?? 0) + 1);
+    const running = runningTasksByAgent(obs.queue.running ?? []);
     const servers = new Map((lastServers ?? []).map((s) => [s.name, s] as const));
     return obs.agents
       .filter((a) => !poolRe || poolRe.test(a.name))
