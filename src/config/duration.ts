@@ -96,6 +96,12 @@ export function formatDuration(ms: number): string {
   return sign + out;
 }
 
+/** A rough duration for messages: whole seconds below 2 minutes (`45s`), else whole minutes (`3m`, `90m`). */
+export function roughDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s}s` : `${Math.round(s / 60)}m`;
+}
+
 function trimNumber(n: number): string {
   return String(Number(n.toFixed(9)));
 }

@@ -1,3 +1,4 @@
+import { roughDuration } from '../config/duration.js';
 import type { ProviderServer } from '../providers/types.js';
 import type { WoodpeckerAgent } from '../woodpecker/types.js';
 import { poolNamePattern, runningTasksByAgent } from './pool.js';
@@ -74,12 +75,6 @@ function ref(a: WoodpeckerAgent): AgentRef {
 
 function reason(code: Reason['code'], message: string): Reason {
   return { code, message };
-}
-
-function fmtDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s}s`;
-  return `${Math.round(s / 60)}m`;
 }
 
 class Planner {
@@ -213,7 +208,7 @@ class Planner {
     if (this.now < this.memory.createBlockedUntil) {
       this.notes.push(
         `create of ${creates} agent(s) held back: ${this.memory.provisionFailures} failed provision(s), ` +
-          `back-off for ${fmtDuration(this.memory.createBlockedUntil - this.now)} more`,
+          `back-off for ${roughDuration(this.memory.createBlockedUntil - this.now)} more`,
       );
       return added;
     }
@@ -253,7 +248,7 @@ class Planner {
       'idle-timeout',
       a.last_work === 0
         ? 'idle capacity, and the agent never ran a workflow'
-        : `idle capacity, and no work for ${fmtDuration(this.ageOf(a.last_work))}`,
+        : `idle capacity, and no work for ${roughDuration(this.ageOf(a.last_work))}`,
     );
   }
 
@@ -380,8 +375,8 @@ class Planner {
         reason: reason(
           a.last_contact === 0 ? 'never-connected' : 'stale',
           a.last_contact === 0
-            ? `agent never connected within ${fmtDuration(this.cfg.agentInactivityTimeout)} of its creation`
-            : `no contact for ${fmtDuration(this.ageOf(a.last_contact))}`,
+            ? `agent never connected within ${roughDuration(this.cfg.agentInactivityTimeout)} of its creation`
+            : `no contact for ${roughDuration(this.ageOf(a.last_contact))}`,
         ),
       });
     }

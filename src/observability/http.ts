@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
+import { roughDuration } from '../config/duration.js';
 import { ConfigError } from '../config/types.js';
 import type { EngineMemory } from '../engine/types.js';
 import type { Clock } from '../util/clock.js';
@@ -58,11 +59,6 @@ export interface Readiness {
   ageMs: number | null;
 }
 
-function fmtAge(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s < 120 ? `${s}s` : `${Math.round(s / 60)}m`;
-}
-
 /**
  * Ready = a full reconcile finished within `maxTickAge` and in it both the Woodpecker server and the cloud API
  * answered. Failed actions (a create refused by the cloud, say) do not make the process unready: restarting it
@@ -73,7 +69,7 @@ export function readiness(last: TickStatus | null, now: number, maxTickAge: numb
   const ageMs = Math.max(0, now - last.finishedAt);
   const base = { lastFullTickAt: last.finishedAt, ageMs };
   if (ageMs > maxTickAge) {
-    return { ready: false, reason: `the last full reconcile finished ${fmtAge(ageMs)} ago (limit ${fmtAge(maxTickAge)})`, ...base };
+    return { ready: false, reason: `the last full reconcile finished ${roughDuration(ageMs)} ago (limit ${roughDuration(maxTickAge)})`, ...base };
   }
   if (!last.woodpeckerOk) {
     const why = last.errors[0] ?? 'no answer';
