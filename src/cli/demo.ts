@@ -12,6 +12,7 @@ import { seededRandom, systemClock } from '../util/clock.js';
 import type { RandomFn } from '../util/clock.js';
 import { resolveIo, resolveSandboxValues, sandboxSpecs, addSandboxOptions } from './sandbox-io.js';
 import type { SandboxCliIo } from './sandbox-io.js';
+import { errorMessage } from '../util/guards.js';
 
 /**
  * `twcloud-scaler demo`: the real autoscaler loop, in real time, against a simulated Woodpecker server and
@@ -56,7 +57,7 @@ function observabilityHooks(values: OptionValues, warn: (s: string) => void): { 
         try {
           return await obs.start(ctx);
         } catch (e) {
-          warn(`status page not started: ${e instanceof Error ? e.message : String(e)} (try --http-addr 127.0.0.1:0, or off)`);
+          warn(`status page not started: ${errorMessage(e)} (try --http-addr 127.0.0.1:0, or off)`);
           return async () => undefined;
         }
       },

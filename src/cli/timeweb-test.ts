@@ -19,6 +19,7 @@ import type { WoodpeckerAgent } from '../woodpecker/types.js';
 import { describeToolError, makeClient, toolLogger } from './timeweb-common.js';
 import type { ToolDeps } from './timeweb-common.js';
 import { elapsed, formatPairs, formatTable, money } from './timeweb-format.js';
+import { errorMessage } from '../util/guards.js';
 
 /**
  * `twcloud-scaler timeweb test`: creates ONE agent server exactly as the provider does (same flags, same resolution,
@@ -591,7 +592,7 @@ async function removeIps(
         markDeleted(r);
       } catch (err) {
         if (signal.aborted) throw err;
-        lastError = err instanceof Error ? err.message : String(err);
+        lastError = errorMessage(err);
         next.push(p);
       }
     }

@@ -29,6 +29,7 @@ import { describeToolError, makeClient, silentLogger } from './timeweb-common.js
 import type { ToolDeps } from './timeweb-common.js';
 import { formatTable, gbNumber, gbText, listOrDash, money, utcMinute } from './timeweb-format.js';
 import { runTimewebTest } from './timeweb-test.js';
+import { errorMessage } from '../util/guards.js';
 
 export { describeToolError } from './timeweb-common.js';
 export type { ToolDeps } from './timeweb-common.js';
@@ -249,7 +250,7 @@ async function listPresets(c: ListContext): Promise<ListOutput> {
     }
   } catch (err) {
     if (err instanceof TimewebApiError && err.status === 401) throw err;
-    const msg = err instanceof Error ? err.message : String(err);
+    const msg = errorMessage(err);
     notes.push(`With the current settings the autoscaler would NOT start: ${msg}`);
   }
 
@@ -331,7 +332,7 @@ async function listOs(c: ListContext): Promise<ListOutput> {
     try {
       chosen = resolveOs(all, c.t.os);
     } catch (err) {
-      problem = err instanceof Error ? err.message : String(err);
+      problem = errorMessage(err);
     }
   }
   const rows = all.map((os) => [
@@ -684,6 +685,6 @@ function durationFlag(flag: string, raw: string): number {
   try {
     return parseGoDuration(raw.trim());
   } catch (err) {
-    throw new ConfigError(`${flag}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ConfigError(`${flag}: ${errorMessage(err)}`);
   }
 }

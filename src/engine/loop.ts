@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/guards.js';
 import type { WoodpeckerApi } from './executor.js';
 import type { Reconciler, TickReport } from './reconciler.js';
 
@@ -47,7 +48,7 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
         const q = await opts.woodpecker.queueInfo();
         if (q.stats.pending_count > 0) await safeTick(reconciler, 'scale-up', logger);
       } catch (e) {
-        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'queue poll failed');
+        logger.warn({ err: errorMessage(e) }, 'queue poll failed');
       }
     }
     if (signal.aborted) break;
@@ -63,7 +64,7 @@ async function safeTick(reconciler: Reconciler, mode: 'full' | 'scale-up', logge
     if (!report.ok) logger.warn({ mode, errors: report.errors }, 'reconciliation finished with errors');
     return report;
   } catch (e) {
-    logger.error({ mode, err: e instanceof Error ? e.message : String(e) }, 'reconciliation failed');
+    logger.error({ mode, err: errorMessage(e) }, 'reconciliation failed');
     return undefined;
   }
 }

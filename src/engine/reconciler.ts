@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
 import type { Clock, RandomFn } from '../util/clock.js';
+import { errorMessage } from '../util/guards.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
 import { nextMemory } from './memory.js';
 import { plan } from './planner.js';
@@ -35,10 +36,6 @@ export interface TickReport {
 }
 
 export type TickListener = (report: TickReport) => void;
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /**
  * One reconcile: observe → plan (pure) → execute → remember. Holds the engine memory (admin controls, back-off)
@@ -95,7 +92,7 @@ export class Reconciler {
         ? provider.list(signal).then(
             (s) => s,
             (e: unknown) => {
-              this.deps.logger.error({ err: message(e) }, 'listing provider servers failed');
+              this.deps.logger.error({ err: errorMessage(e) }, 'listing provider servers failed');
               return undefined;
             },
           )
@@ -122,8 +119,8 @@ export class Reconciler {
       try {
         observation = await this.observe(mode, signal);
       } catch (e) {
-        errors.push(`observing the Woodpecker server failed: ${message(e)}`);
-        logger.error({ err: message(e) }, 'reconciliation failed: could not observe the Woodpecker server');
+        errors.push(`observing the Woodpecker server failed: ${errorMessage(e)}`);
+        logger.error({ err: errorMessage(e) }, 'reconciliation failed: could not observe the Woodpecker server');
       }
       if (observation) {
         if (observation.servers === undefined && mode === 'full') errors.push('listing provider servers failed');
@@ -185,7 +182,7 @@ export class Reconciler {
       try {
         l(report);
       } catch (e) {
-        logger.warn({ err: message(e) }, 'tick listener failed');
+        logger.warn({ err: errorMessage(e) }, 'tick listener failed');
       }
     }
     return report;
@@ -218,8 +215,8 @@ export class Reconciler {
       const res = await provider.sweep(signal);
       for (const d of res.deleted) logger.info({ resource: d, reason: 'orphan' }, `deleted billed leftover ${d}`);
     } catch (e) {
-      errors.push(`provider sweep failed: ${message(e)}`);
-      logger.warn({ err: message(e) }, 'provider sweep failed');
+      errors.push(`provider sweep failed: ${errorMessage(e)}`);
+      logger.warn({ err: errorMessage(e) }, 'provider sweep failed');
     }
   }
 }

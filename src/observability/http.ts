@@ -10,6 +10,7 @@ import { listen, type FetchApp, type Listening } from '../util/serve.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './page.js';
 import type { StatusTracker, TickStatus } from './status.js';
+import { errorMessage } from '../util/guards.js';
 
 /**
  * The status and admin HTTP listener (`--http-addr`).
@@ -344,6 +345,6 @@ export async function startHttpServer(app: FetchApp, addr: string): Promise<Runn
   try {
     return await listen(app, parsed.host, parsed.port);
   } catch (err) {
-    throw new Error(`cannot listen on ${addr}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot listen on ${addr}: ${errorMessage(err)}`);
   }
 }

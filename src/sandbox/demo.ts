@@ -12,6 +12,7 @@ import type { ApiRequestHook, SandboxEngine } from './engine.js';
 import { costAt, percentile } from './metrics.js';
 import type { DelaySpec, World, WorldAudit, WorldEvent } from './world.js';
 import { createWorld, realTimeScheduler } from './world.js';
+import { errorMessage } from '../util/guards.js';
 
 /**
  * `twcloud-scaler demo`: the real daemon loop (runLoop, real time, short intervals) against the simulated world
@@ -328,7 +329,7 @@ async function cleanUp(world: World, sim: SandboxEngine | undefined, out: DemoOp
         out.write(`  agent ${a.name}: ${r}\n`);
       }
     } catch (e) {
-      out.write(`  clean-up failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      out.write(`  clean-up failed: ${errorMessage(e)}\n`);
     }
   }
   return world.audit(pattern);

@@ -9,6 +9,7 @@ import type { ServedFake } from './serve.js';
 import type { TimerHandle } from './virtual-clock.js';
 import { bootAgentFromUserData } from './vm-boot.js';
 import type { Workload } from './workloads.js';
+import { errorMessage } from '../util/guards.js';
 
 /**
  * The simulated world: a fake Woodpecker server and a fake Timeweb Cloud account, joined by simulated VMs.
@@ -362,7 +363,7 @@ export function createWorld(opts: WorldOptions): World {
       }
     } catch (e) {
       rec.fate = 'no-agent';
-      rec.reason = `the agent cannot authenticate: ${e instanceof Error ? e.message : String(e)}`;
+      rec.reason = `the agent cannot authenticate: ${errorMessage(e)}`;
       emit('agent-failed', rec.name, `no agent on ${rec.name}: ${rec.reason}`);
     }
   }

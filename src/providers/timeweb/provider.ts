@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../../config/types.js';
 import type { Clock } from '../../util/clock.js';
+import { errorMessage } from '../../util/guards.js';
 import { DeployOutcomeUnknownError } from '../types.js';
 import type {
   BillingModel,
@@ -269,7 +270,7 @@ export class TimewebProvider implements Provider {
     } catch (e) {
       if (signal?.aborted) throw e;
       throw new DeployOutcomeUnknownError(
-        `timewebcloud: the create of ${name} had no clear answer and looking for the server failed too, so it may exist: ${errText(e)}`,
+        `timewebcloud: the create of ${name} had no clear answer and looking for the server failed too, so it may exist: ${errorMessage(e)}`,
         { cause: e },
       );
     }
@@ -301,7 +302,7 @@ export class TimewebProvider implements Provider {
       fips = await this.client.listFloatingIps(signal);
     } catch (err) {
       if (signal?.aborted) throw err;
-      this.logger.warn(`timewebcloud: cannot list floating IPs to mark them: ${errText(err)}`);
+      this.logger.warn(`timewebcloud: cannot list floating IPs to mark them: ${errorMessage(err)}`);
       return;
     }
     for (const s of pending) {
@@ -323,7 +324,7 @@ export class TimewebProvider implements Provider {
         } catch (err) {
           if (signal?.aborted) throw err;
           ok = false;
-          this.logger.warn(`timewebcloud: cannot mark floating IP ${ip.ip ?? ip.id} of ${s.name}: ${errText(err)}`);
+          this.logger.warn(`timewebcloud: cannot mark floating IP ${ip.ip ?? ip.id} of ${s.name}: ${errorMessage(err)}`);
         }
       }
       if (ok) this.ipMarked.add(s.id);
@@ -371,7 +372,7 @@ export class TimewebProvider implements Provider {
         } catch (err) {
           if (signal?.aborted) throw err;
           throw new Error(
-            `timewebcloud: cannot mark floating IP ${ip.ip ?? ip.id} of ${s.name}, so the server is kept until the next attempt: ${errText(err)}`,
+            `timewebcloud: cannot mark floating IP ${ip.ip ?? ip.id} of ${s.name}, so the server is kept until the next attempt: ${errorMessage(err)}`,
             { cause: err },
           );
         }
@@ -404,7 +405,7 @@ export class TimewebProvider implements Provider {
         } catch (err) {
           if (signal?.aborted) throw err;
           this.logger.warn(
-            `timewebcloud: cannot delete floating IP ${ip.ip ?? ip.id} of ${s.name} yet (the sweep retries): ${errText(err)}`,
+            `timewebcloud: cannot delete floating IP ${ip.ip ?? ip.id} of ${s.name} yet (the sweep retries): ${errorMessage(err)}`,
           );
         }
       }
@@ -423,7 +424,7 @@ export class TimewebProvider implements Provider {
         if (r === 'deleted') deleted.push(`floating-ip ${ip.ip ?? ip.id}`);
       } catch (err) {
         if (signal?.aborted) throw err;
-        this.logger.warn(`timewebcloud: cannot delete leftover floating IP ${ip.ip ?? ip.id}: ${errText(err)}`);
+        this.logger.warn(`timewebcloud: cannot delete leftover floating IP ${ip.ip ?? ip.id}: ${errorMessage(err)}`);
       }
     }
     if (deleted.length > 0) this.logger.info(`timewebcloud: sweep deleted ${deleted.join(', ')}`);
@@ -468,10 +469,6 @@ export class TimewebProvider implements Provider {
     this.firstSeen.set(s.id, seen);
     return seen;
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export interface CreateTimewebProviderOptions {

@@ -14,6 +14,7 @@ import type {
   TwProject,
   TwSshKey,
 } from './types.js';
+import { errorMessage } from '../../util/guards.js';
 
 /**
  * Start-up resolution for the `timewebcloud` provider: every name and id is checked against the API once, so a
@@ -451,7 +452,7 @@ export async function resolveTimewebSettings(
       logger.warn('timewebcloud: the Timeweb Cloud account is blocked: new servers cannot be created until it is unblocked');
     }
   } catch (err) {
-    logger.debug(`timewebcloud: cannot read the account status: ${err instanceof Error ? err.message : String(err)}`);
+    logger.debug(`timewebcloud: cannot read the account status: ${errorMessage(err)}`);
   }
   try {
     const f = await client.getFinances(signal);
@@ -459,7 +460,7 @@ export async function resolveTimewebSettings(
     if (f.balance <= 0) logger.warn(`timewebcloud: the account balance is ${f.balance} ${f.currency}: new servers will fail`);
     else logger.info(`timewebcloud: account balance ${f.balance} ${f.currency}${hours}`);
   } catch (err) {
-    logger.debug(`timewebcloud: cannot read the account finances: ${err instanceof Error ? err.message : String(err)}`);
+    logger.debug(`timewebcloud: cannot read the account finances: ${errorMessage(err)}`);
   }
 
   const settings: TimewebSettings = {
