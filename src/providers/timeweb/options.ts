@@ -1,5 +1,6 @@
 import { ConfigError } from '../../config/types.js';
 import type { OptionSpec, OptionValue, OptionValues } from '../../config/types.js';
+import { splitList } from '../../config/resolve.js';
 
 /**
  * The `timewebcloud` provider's flags (category "Timeweb Cloud", env `WOODPECKER_TIMEWEBCLOUD_*`).
@@ -43,7 +44,7 @@ export function parsePresetCandidates(items: readonly string[]): PresetCandidate
 export function parseConfiguration(s: string): ConfigurationSpec {
   const out: Partial<Record<'cpu' | 'ram' | 'disk' | 'configurator' | 'gpu', number>> = {};
   const allowed = new Set(['cpu', 'ram', 'disk', 'configurator', 'gpu']);
-  for (const part of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+  for (const part of splitList(s)) {
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
     const value = eq < 0 ? '' : part.slice(eq + 1).trim();
