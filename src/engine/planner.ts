@@ -322,9 +322,7 @@ class Planner {
     const grace = this.cfg.danglingGrace;
     const agentNames = new Set(this.pool.map((pa) => pa.agent.name));
     const serverNames = new Set(this.servers.map((s) => s.name));
-    const plannedServerRemovals = new Set(
-      this.actions.filter((a) => a.kind === 'remove-server').map((a) => (a.kind === 'remove-server' ? a.name : '')),
-    );
+    const plannedServerRemovals = new Set(this.actions.flatMap((a) => (a.kind === 'remove-server' ? [a.name] : [])));
     for (const s of this.servers) {
       if (agentNames.has(s.name) || s.state === 'deleting' || plannedServerRemovals.has(s.name)) continue;
       if (this.now - s.createdAt < grace) {
