@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import type { WoodpeckerApi } from './executor.js';
-import type { Reconciler, TickReport } from './reconciler.js';
+import type { Reconciler } from './reconciler.js';
 
 export interface LoopOptions {
   reconciler: Reconciler;
@@ -58,13 +58,11 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
   logger.info('autoscaler loop stopped');
 }
 
-async function safeTick(reconciler: Reconciler, mode: 'full' | 'scale-up', logger: Logger): Promise<TickReport | undefined> {
+async function safeTick(reconciler: Reconciler, mode: 'full' | 'scale-up', logger: Logger): Promise<void> {
   try {
     const report = await reconciler.tick(mode);
     if (!report.ok) logger.warn({ mode, errors: report.errors }, 'reconciliation finished with errors');
-    return report;
   } catch (e) {
     logger.error({ mode, err: errorMessage(e) }, 'reconciliation failed');
-    return undefined;
   }
 }
