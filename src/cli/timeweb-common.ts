@@ -37,15 +37,6 @@ export function toolLogger(deps: ToolDeps, level: string): Logger {
   return createLogger({ level, destination });
 }
 
-export function silentLogger(): Logger {
-  const destination = new Writable({
-    write(_chunk: Buffer | string, _enc, cb) {
-      cb();
-    },
-  });
-  return createLogger({ level: 'silent', destination });
-}
-
 export function makeClient(
   t: TimewebOptionValues,
   core: Pick<CoreConfig, 'requestTimeout'>,

@@ -25,7 +25,8 @@ import {
 import type { TwOs, TwPreset, TwServer } from '../providers/timeweb/types.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
-import { describeToolError, makeClient, silentLogger } from './timeweb-common.js';
+import { silentLogger } from '../observability/logger.js';
+import { describeToolError, makeClient } from './timeweb-common.js';
 import type { ToolDeps } from './timeweb-common.js';
 import { formatTable, gbNumber, gbText, listOrDash, money, utcMinute } from './timeweb-format.js';
 import { runTimewebTest } from './timeweb-test.js';
