@@ -40,4 +40,6 @@ EXPOSE 8080
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const a=process.env.WOODPECKER_HTTP_ADDR||'127.0.0.1:8080';if(a==='off')process.exit(0);const p=a.slice(a.lastIndexOf(':')+1);fetch('http://127.0.0.1:'+p+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "/app/bin/twcloud-scaler.js"]
+# A daemon that reconciles once a minute allocates little: small young-generation semi-spaces keep its RSS low on the
+# small VDS it shares with the Woodpecker server (docs/benchmarks.md: ~75 MB instead of ~105-137 MB after 10 000 ticks).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/bin/twcloud-scaler.js"]

@@ -352,9 +352,11 @@ async function main(): Promise<void> {
   log(`memory: ${memTicks} ticks in a child process…`);
   try {
     const [plain, capped] = await memory;
+    // The shipped daemon (Dockerfile, systemd unit) runs with --max-semi-space-size=1: that is the target row; the
+    // V8 default is shown for comparison.
     for (const [label, run] of [
-      ['', plain],
-      [' (young generation capped: --max-semi-space-size=1)', capped],
+      ['', capped],
+      [' (V8 default young generation, without --max-semi-space-size=1)', plain],
     ] as const) {
       const first = run.samples[0];
       const last = run.samples.at(-1);
@@ -362,13 +364,13 @@ async function main(): Promise<void> {
       if (!first || !last || !warm) throw new Error('no memory samples');
       const maxRss = Math.max(...run.samples.map((s) => s.rssMb));
       rows.push({
-        figure: `RSS after ${last.ticks} ticks${label}`,
+        figure: `RSS after ${last.ticks} ticks${label === '' ? ' (as shipped: node --max-semi-space-size=1)' : label}`,
         target: label === '' ? '≤ 80 MB' : '(info)',
         measured: `${last.rssMb.toFixed(0)} MB (start ${first.rssMb.toFixed(0)} MB, peak ${maxRss.toFixed(0)} MB; heap total ${last.heapTotalMb.toFixed(0)} MB)`,
         ...(label === '' ? { met: last.rssMb <= 80 } : {}),
       });
       rows.push({
-        figure: `  JS heap used${label ? ' (capped)' : ''}: start → after ${warm.ticks} → after ${last.ticks} ticks`,
+        figure: `  JS heap used${label ? ' (V8 default)' : ''}: start → after ${warm.ticks} → after ${last.ticks} ticks`,
         target: label === '' ? 'no growth' : '(info)',
         measured:
           `${first.heapUsedMb.toFixed(1)} → ${warm.heapUsedMb.toFixed(1)} → ${last.heapUsedMb.toFixed(1)} MB ` +

@@ -59,7 +59,7 @@ describe('Dockerfile', () => {
     assert.match(runtime, /^EXPOSE 8080$/m);
     assert.match(runtime, /^HEALTHCHECK .*\n\s+CMD \["node", "-e", .*\/healthz/m);
     assert.doesNotMatch(runtime, /curl|wget/, 'no extra tools needed for the healthcheck');
-    assert.match(runtime, /ENTRYPOINT \["node", "\/app\/bin\/twcloud-scaler\.js"\]/);
+    assert.match(runtime, /ENTRYPOINT \["node", "--max-semi-space-size=1", "\/app\/bin\/twcloud-scaler\.js"\]/);
   });
 
   it('has a healthcheck command that works as written', async () => {
