@@ -6,11 +6,7 @@ import { ConfigError, type OptionSpec } from '../config/types.js';
 import { allOptionSpecs } from '../config/sections.js';
 import { createObservability } from '../observability/wire.js';
 import type { CoreConfig } from '../config/core-config.js';
-import { registerAdminCommands } from './admin.js';
-import { registerDemoCommand } from './demo.js';
 import { readFileUtf8, runDaemon, type DaemonHooks } from './run.js';
-import { registerSimulateCommand } from './simulate.js';
-import { registerTimewebCommands } from './timeweb.js';
 import { VERSION } from './version.js';
 
 export interface CliIo {
@@ -19,8 +15,37 @@ export interface CliIo {
   cwd: string;
 }
 
-/** Builds the whole command tree (exported for tests). `exit` receives the process exit code. */
-export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
+/** The subcommand names, each with the module that registers it (loaded only when needed). */
+const SUBCOMMANDS: Readonly<Record<string, (program: Command, io: CliIo) => Promise<void>>> = {
+  demo: async (p, io) => void (await import('./demo.js')).registerDemoCommand(p, { env: io.env, cwd: io.cwd }),
+  simulate: async (p, io) => void (await import('./simulate.js')).registerSimulateCommand(p, { env: io.env, cwd: io.cwd }),
+  timeweb: async (p, io) => void (await import('./timeweb.js')).registerTimewebCommands(p, { env: io.env, cwd: io.cwd }),
+  admin: async (p, io) => void (await import('./admin.js')).registerAdminCommands(p, { env: io.env }),
+};
+const ADMIN_COMMANDS = ['status', 'decisions', 'pause', 'resume', 'cordon', 'uncordon', 'drain'];
+
+/**
+ * Which subcommand modules to load: all of them for help, otherwise only the one named on the command line. The
+ * daemon itself loads none, so the sandbox (fakes, simulator) never occupies its memory. A token that only looks
+ * like a subcommand (an option value) just loads a module for nothing.
+ */
+function modulesFor(argv: readonly string[]): string[] {
+  if (argv.some((a) => a === '--help' || a === '-h' || a === 'help')) return Object.keys(SUBCOMMANDS);
+  const wanted = new Set<string>();
+  for (const a of argv) {
+    if (a in SUBCOMMANDS && a !== 'admin') wanted.add(a);
+    if (ADMIN_COMMANDS.includes(a)) wanted.add('admin');
+  }
+  return [...wanted];
+}
+
+async function register(program: Command, io: CliIo, name: string): Promise<void> {
+  const fn = SUBCOMMANDS[name];
+  if (fn && !program.commands.some((c) => c.name() === name)) await fn(program, io);
+}
+
+/** Builds the command tree for `io.argv` (exported for tests). `exit` receives the process exit code. */
+export async function buildProgram(io: CliIo, exit: (code: number) => void): Promise<Command> {
   const specs: readonly OptionSpec[] = allOptionSpecs();
   const program = new Command('twcloud-scaler')
     .description(
@@ -33,12 +58,17 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .enablePositionalOptions();
   addOptions(program, specs);
 
-  program.action(async () => {
+  program.allowExcessArguments(true).action(async () => {
+    if (program.args.length > 0) {
+      const known = [...Object.keys(SUBCOMMANDS).filter((n) => n !== 'admin'), ...ADMIN_COMMANDS].join(', ');
+      throw new ConfigError(`unknown command '${program.args[0] ?? ''}'; commands: ${known} (see --help)`);
+    }
     const env = loadDotEnv(io.env, io.cwd, readFileUtf8);
     const values = resolveOptions(specs, { cli: cliValues(program, specs), env, readFile: readFileUtf8 });
     // Nothing configured and nothing asked of the daemon: show the demo. `--once` / `--dry-run` are requests to the
     // daemon, so they get the missing-configuration error instead.
     if (values.provider === '' && (values.serverToken ?? '') === '' && values.once !== true && values.dryRun !== true) {
+      await register(program, io, 'demo');
       const demo = program.commands.find((c) => c.name() === 'demo');
       if (demo) {
         process.stderr.write(
@@ -52,10 +82,7 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     const core = toCoreConfig(values);
     exit(await runDaemon(core, values, specs, daemonHooks(core)));
   });
-  registerDemoCommand(program, { env: io.env, cwd: io.cwd });
-  registerSimulateCommand(program, { env: io.env, cwd: io.cwd });
-  registerTimewebCommands(program, { env: io.env, cwd: io.cwd });
-  registerAdminCommands(program, { env: io.env });
+  for (const name of modulesFor(io.argv)) await register(program, io, name);
   return program;
 }
 
@@ -67,7 +94,7 @@ function daemonHooks(core: CoreConfig): DaemonHooks {
 
 export async function main(io: CliIo): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
+  const program = await buildProgram(io, (c) => {
     code = c;
   });
   try {

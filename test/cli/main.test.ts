@@ -30,6 +30,11 @@ const cases: Array<{ name: string; argv: string[]; env?: Record<string, string>;
     message: /please provide a woodpecker access token/,
   },
   {
+    name: 'an unknown command lists the known ones',
+    argv: ['simluate'],
+    message: /unknown command 'simluate'; commands: demo, simulate, timeweb, status/,
+  },
+  {
     name: 'an unknown provider lists the known ones',
     argv: ['--provider', 'hetznercloud', '--server-token', 't'],
     message: /unknown provider: hetznercloud; known: timewebcloud/,
