@@ -24,8 +24,12 @@ export interface AttemptOptions {
   fetch: FetchFn;
   url: string;
   method: string;
-  headers: Record<string, string>;
-  body?: string;
+  /** `Authorization: Bearer <token>` when set. */
+  bearer?: string;
+  /** Extra headers; `Accept: application/json` is always sent. */
+  headers?: Record<string, string>;
+  /** Sent as JSON with `Content-Type: application/json`. */
+  json?: unknown;
   /** The time limit runs on this clock (virtual in the simulator). */
   clock: Clock;
   timeoutMs: number;
@@ -84,9 +88,16 @@ export async function attempt(opts: AttemptOptions): Promise<RawResponse> {
     controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
   });
   aborted.catch(() => undefined);
+  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
+  if (opts.bearer !== undefined) headers.Authorization = `Bearer ${opts.bearer}`;
+  let body: string | undefined;
+  if (opts.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  }
   try {
     const response = await Promise.race([
-      opts.fetch(opts.url, { method: opts.method, headers: opts.headers, body: opts.body, signal: controller.signal }),
+      opts.fetch(opts.url, { method: opts.method, headers, body, signal: controller.signal }),
       aborted,
     ]);
     const text = await Promise.race([response.text(), aborted]);

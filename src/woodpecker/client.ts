@@ -314,21 +314,14 @@ export class WoodpeckerClient {
   /** One HTTP attempt with its own timeout. The injected fetch may ignore the signal, so we race it too. */
   private async attempt(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
     const started = this.clock.now();
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (spec.auth !== false) headers.Authorization = `Bearer ${this.token}`;
-    let body: string | undefined;
-    if (spec.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(spec.body);
-    }
     let status = 0;
     try {
       const res = await attempt({
         fetch: this.fetchFn,
         url: this.base + spec.path,
         method: spec.method,
-        headers,
-        body,
+        ...(spec.auth !== false ? { bearer: this.token } : {}),
+        json: spec.body,
         clock: this.timeoutClock,
         timeoutMs: this.timeoutMs,
         signal,

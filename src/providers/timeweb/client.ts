@@ -509,24 +509,15 @@ export class TimewebClient {
   /** One HTTP attempt with its own timeout on the injected clock. */
   private async attempt(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
     const started = this.clock.now();
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      Authorization: `Bearer ${this.token}`,
-      'User-Agent': 'twcloud-scaler',
-    };
-    let body: string | undefined;
-    if (spec.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(spec.body);
-    }
     let status = 0;
     try {
       const raw = await attempt({
         fetch: this.fetchFn,
         url: this.base + spec.path,
         method: spec.method,
-        headers,
-        body,
+        bearer: this.token,
+        headers: { 'User-Agent': 'twcloud-scaler' },
+        json: spec.body,
         clock: this.clock,
         timeoutMs: this.timeoutMs,
         signal,
