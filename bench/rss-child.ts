@@ -16,7 +16,7 @@ import { builtinWorkload } from '../src/sandbox/workloads.js';
 import { createWorld } from '../src/sandbox/world.js';
 import { seededRandom } from '../src/util/clock.js';
 
-interface Sample {
+export interface Sample {
   ticks: number;
   virtualHours: number;
   rssMb: number;

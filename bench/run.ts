@@ -1,3 +1,4 @@
+import type { Sample } from './rss-child.js';
 import { runAssembled } from '../src/assemble.js';
 /**
  * `npm run bench [-- --quick] [-- --json]`: performance figures of the autoscaler, measured against the simulated
@@ -125,14 +126,8 @@ async function burstVms(n: number, policy: Policy): Promise<SimulationResult> {
 
 // ---- 4. memory (child process) -----------------------------------------------------------------------------------
 
-interface MemSample {
-  ticks: number;
-  virtualHours: number;
-  rssMb: number;
-  heapTotalMb: number;
-  heapUsedMb: number;
-  externalMb: number;
-}
+/** One memory sample the child process reports (its own type). */
+type MemSample = Sample;
 
 interface MemRun {
   samples: MemSample[];
