@@ -101,6 +101,7 @@ export function testSpecs(): OptionSpec[] {
     'agentLabels',
     'workflowsPerAgent',
     'cloudinitTemplate',
+    'providerUserData',
   ];
   return [...keys.map(coreSpec), ...timewebOptions];
 }

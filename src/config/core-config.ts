@@ -1,7 +1,9 @@
 import type { EngineConfig, Policy } from '../engine/types.js';
 import type { BillingModel } from '../providers/types.js';
 import { coreOptions } from './core-options.js';
-import { missingOptionError, optionError } from './resolve.js';
+import { missingOptionError, optionError, valueSource } from './resolve.js';
+import { parseGrpcAddr } from './grpc-addr.js';
+import { ConfigError } from './types.js';
 import type { OptionSpec, OptionValue, OptionValues } from './types.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -27,8 +29,10 @@ export interface CoreConfig {
   grpcSecure: boolean;
   /** `''` when not given; the registry decides whether the name is known. */
   provider: string;
-  /** `''` = the built-in template. */
+  /** `''` = the built-in template. From cloudinit-template or its 1.1-1.5 name provider-user-data. */
   cloudinitTemplate: string;
+  /** Count only the queue's tasks with this label (Go autoscaler 1.5.0 `--filter-labels`); undefined = all. */
+  filterLabels: LabelFilter | undefined;
   agentImage: string;
   /** Parsed `agent-env`, insertion order; a repeated key keeps the last value. */
   agentEnv: Record<string, string>;
@@ -58,6 +62,11 @@ function spec(key: string): OptionSpec {
   return s;
 }
 
+/** A ConfigError for `key` naming the flag or env var that supplied the value (all its names for a default). */
+function bad(values: OptionValues, key: string, reason: string): ConfigError {
+  return optionError(spec(key), reason, valueSource(values, key));
+}
+
 function raw(values: OptionValues, key: string): OptionValue | undefined {
   return values[key] ?? spec(key).default;
 }
@@ -65,26 +74,26 @@ function raw(values: OptionValues, key: string): OptionValue | undefined {
 function str(values: OptionValues, key: string): string {
   const v = raw(values, key);
   if (v === undefined) return '';
-  if (typeof v !== 'string') throw optionError(spec(key), `expected a string, got ${typeof v}`);
+  if (typeof v !== 'string') throw bad(values, key, `expected a string, got ${typeof v}`);
   return v;
 }
 
 function num(values: OptionValues, key: string): number {
   const v = raw(values, key);
-  if (typeof v !== 'number') throw optionError(spec(key), `expected a number, got ${typeof v}`);
+  if (typeof v !== 'number') throw bad(values, key, `expected a number, got ${typeof v}`);
   return v;
 }
 
 function bool(values: OptionValues, key: string): boolean {
   const v = raw(values, key);
-  if (typeof v !== 'boolean') throw optionError(spec(key), `expected a boolean, got ${typeof v}`);
+  if (typeof v !== 'boolean') throw bad(values, key, `expected a boolean, got ${typeof v}`);
   return v;
 }
 
 function list(values: OptionValues, key: string): string[] {
   const v = raw(values, key);
   if (v === undefined) return [];
-  if (!Array.isArray(v)) throw optionError(spec(key), `expected a list, got ${typeof v}`);
+  if (!Array.isArray(v)) throw bad(values, key, `expected a list, got ${typeof v}`);
   return v;
 }
 
@@ -92,7 +101,7 @@ function oneOf<T extends string>(values: OptionValues, key: string, allowed: rea
   const v = str(values, key);
   const found = allowed.find((a) => a === v);
   if (found === undefined) {
-    throw optionError(spec(key), `${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+    throw bad(values, key, `${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
   }
   return found;
 }
@@ -100,7 +109,7 @@ function oneOf<T extends string>(values: OptionValues, key: string, allowed: rea
 function duration(values: OptionValues, key: string, opts: { positive?: boolean } = {}): number {
   const v = num(values, key);
   if (opts.positive ? !(v > 0) : !(v >= 0)) {
-    throw optionError(spec(key), `must be ${opts.positive ? 'greater than 0' : '0 or more'}`);
+    throw bad(values, key, `must be ${opts.positive ? 'greater than 0' : '0 or more'}`);
   }
   return v;
 }
@@ -116,7 +125,7 @@ function keyValues(values: OptionValues, key: string, what: string): Record<stri
     const k = at < 0 ? '' : entry.slice(0, at).trim();
     const v = at < 0 ? '' : entry.slice(at + 1).trim();
     if (k === '' || v === '') {
-      throw optionError(spec(key), `invalid ${what} variable: ${JSON.stringify(entry)} (expected KEY=VALUE)`);
+      throw bad(values, key, `invalid ${what} variable: ${JSON.stringify(entry)} (expected KEY=VALUE)`);
     }
     out[k] = v;
   }
@@ -127,7 +136,7 @@ function logLevel(values: OptionValues): LogLevel {
   const v = str(values, 'logLevel').trim().toLowerCase();
   const level = v === 'panic' ? 'fatal' : LOG_LEVELS.find((l) => l === v);
   if (level === undefined) {
-    throw optionError(spec('logLevel'), `unknown log level ${JSON.stringify(str(values, 'logLevel'))} (use ${LOG_LEVELS.join(', ')})`);
+    throw bad(values, 'logLevel', `unknown log level ${JSON.stringify(str(values, 'logLevel'))} (use ${LOG_LEVELS.join(', ')})`);
   }
   return level;
 }
@@ -143,14 +152,14 @@ function serverUrl(values: OptionValues, required: boolean): string {
   try {
     url = new URL(v);
   } catch {
-    throw optionError(s, `${JSON.stringify(v)} is not a URL (expected e.g. https://ci.example.com)`);
+    throw bad(values, 'serverUrl', `${JSON.stringify(v)} is not a URL (expected e.g. https://ci.example.com)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw optionError(s, `${JSON.stringify(v)} must start with http:// or https://`);
+    throw bad(values, 'serverUrl', `${JSON.stringify(v)} must start with http:// or https://`);
   }
-  if (url.hostname === '') throw optionError(s, `${JSON.stringify(v)} has no host`);
+  if (url.hostname === '') throw bad(values, 'serverUrl', `${JSON.stringify(v)} has no host`);
   if (url.search !== '' || url.hash !== '') {
-    throw optionError(s, `${JSON.stringify(v)} must not contain a query or fragment`);
+    throw bad(values, 'serverUrl', `${JSON.stringify(v)} must not contain a query or fragment`);
   }
   return v;
 }
@@ -209,7 +218,7 @@ function httpAddr(values: OptionValues): string | undefined {
   try {
     parseHostPort(v);
   } catch (err) {
-    throw optionError(spec('httpAddr'), `${(err as Error).message}; use e.g. 127.0.0.1:8080, or off`);
+    throw bad(values, 'httpAddr', `${(err as Error).message}; use e.g. 127.0.0.1:8080, or off`);
   }
   return v;
 }
@@ -217,12 +226,51 @@ function httpAddr(values: OptionValues): string | undefined {
 function poolId(values: OptionValues): string {
   const v = str(values, 'poolId');
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(v)) {
-    throw optionError(
-      spec('poolId'),
+    throw bad(
+      values,
+      'poolId',
       `${JSON.stringify(v)} is not a valid pool ID (letters, digits, '-' and '_', starting with a letter or digit)`,
     );
   }
   return v;
+}
+
+function grpcAddr(values: OptionValues): string {
+  const v = str(values, 'grpcAddr').trim();
+  const parsed = parseGrpcAddr(v);
+  if (typeof parsed === 'string') throw bad(values, 'grpcAddr', parsed);
+  return v;
+}
+
+/** The label filter of the Go autoscaler 1.5.0: one `key=value`, cut at the first `=` (neither side trimmed). */
+export interface LabelFilter {
+  key: string;
+  value: string;
+}
+
+function filterLabels(values: OptionValues): LabelFilter | undefined {
+  const v = str(values, 'filterLabels');
+  if (v === '') return undefined;
+  const at = v.indexOf('=');
+  if (at < 0) throw bad(values, 'filterLabels', `invalid labels filter: ${v} (expected one key=value)`);
+  return { key: v.slice(0, at), value: v.slice(at + 1) };
+}
+
+/**
+ * The user-data template: `cloudinit-template` (the Go autoscaler's main) or `provider-user-data` (1.1-1.5); both
+ * were checked while resolving (`spec.validate`). Two different non-empty templates are an error naming both.
+ */
+function template(values: OptionValues): string {
+  const a = str(values, 'cloudinitTemplate');
+  const b = str(values, 'providerUserData');
+  if (a !== '' && b !== '' && a !== b) {
+    const where = (key: string): string => valueSource(values, key) ?? `--${spec(key).flag}`;
+    throw new ConfigError(
+      `both ${where('cloudinitTemplate')} and ${where('providerUserData')} are set, to different templates: ` +
+        'set only one (they are two names of the same setting)',
+    );
+  }
+  return a !== '' ? a : b;
 }
 
 /** Options for {@link toCoreConfig}. */
@@ -244,16 +292,16 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
   const maxAgents = num(values, 'maxAgents');
   const workflowsPerAgent = num(values, 'workflowsPerAgent');
   if (!Number.isInteger(workflowsPerAgent) || workflowsPerAgent < 1) {
-    throw optionError(spec('workflowsPerAgent'), `must be at least 1, got ${workflowsPerAgent}`);
+    throw bad(values, 'workflowsPerAgent', `must be at least 1, got ${workflowsPerAgent}`);
   }
   if (!Number.isInteger(minAgents) || minAgents < 0) {
-    throw optionError(spec('minAgents'), `must be 0 or more, got ${minAgents}`);
+    throw bad(values, 'minAgents', `must be 0 or more, got ${minAgents}`);
   }
   if (!Number.isInteger(maxAgents) || maxAgents < 1) {
-    throw optionError(spec('maxAgents'), `must be at least 1, got ${maxAgents}`);
+    throw bad(values, 'maxAgents', `must be at least 1, got ${maxAgents}`);
   }
   if (minAgents > maxAgents) {
-    throw optionError(spec('minAgents'), `${minAgents} is greater than --max-agents (WOODPECKER_MAX_AGENTS) ${maxAgents}`);
+    throw bad(values, 'minAgents', `${minAgents} is greater than --max-agents (WOODPECKER_MAX_AGENTS) ${maxAgents}`);
   }
 
   const reconciliationInterval = duration(values, 'reconciliationInterval', { positive: true });
@@ -266,8 +314,9 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
 
   const agentEnv = keyValues(values, 'agentEnv', 'agent environment');
   if ('WOODPECKER_AGENT_LABELS' in agentEnv) {
-    throw optionError(
-      spec('agentEnv'),
+    throw bad(
+      values,
+      'agentEnv',
       `'WOODPECKER_AGENT_ENV' has forbidden env var set: "WOODPECKER_AGENT_LABELS" (use --agent-labels)`,
     );
   }
@@ -287,10 +336,11 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
     workflowsPerAgent,
     serverUrl: serverUrl(values, requireServer),
     serverToken,
-    grpcAddr: str(values, 'grpcAddr'),
+    grpcAddr: grpcAddr(values),
     grpcSecure: bool(values, 'grpcSecure'),
     provider: str(values, 'provider').trim(),
-    cloudinitTemplate: str(values, 'cloudinitTemplate'),
+    cloudinitTemplate: template(values),
+    filterLabels: filterLabels(values),
     agentImage: str(values, 'agentImage'),
     agentEnv,
     agentLabels,
@@ -319,5 +369,6 @@ export function engineConfigFrom(core: CoreConfig, billingModel: BillingModel): 
     agentBillingTeardownMargin: core.agentBillingTeardownMargin,
     danglingGrace: core.danglingGrace,
     billingModel,
+    ...(core.filterLabels !== undefined ? { filterLabels: core.filterLabels } : {}),
   };
 }

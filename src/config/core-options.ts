@@ -1,4 +1,10 @@
-import type { OptionSpec } from './types.js';
+import { templateProblem } from '../cloudinit/render.js';
+import type { OptionSpec, OptionValue } from './types.js';
+
+/** A broken template is a start-up error naming the flag or variable that supplied it. */
+function templateValidate(value: OptionValue): string | undefined {
+  return typeof value === 'string' ? templateProblem(value) : undefined;
+}
 
 /** Help and docs sections of the core options, in display order. */
 export const CoreCategory = {
@@ -199,6 +205,18 @@ export const coreOptions: readonly OptionSpec[] = [
     description:
       'An agent without a server, or a server without an agent, is only cleaned up once it is older than this (protects agents still being created). 0 = 2 × reconciliation-interval.',
   },
+  {
+    key: 'filterLabels',
+    flag: 'filter-labels',
+    env: ['WOODPECKER_FILTER_LABELS'],
+    type: 'string',
+    default: '',
+    placeholder: 'KEY=VALUE',
+    category: CoreCategory.scaling,
+    upstream: true,
+    description:
+      'As in the Go autoscaler 1.5.0 (removed on its main): count only the queue\'s workflows whose labels have exactly this key and value, e.g. platform=linux/arm64, so that one autoscaler serves one architecture or region. Pending and running then count the matching workflows only; free slots stay those of every agent on the server. Empty = every workflow.',
+  },
 
   // Woodpecker server
   {
@@ -246,7 +264,7 @@ export const coreOptions: readonly OptionSpec[] = [
     category: CoreCategory.agents,
     upstream: true,
     description:
-      'Woodpecker gRPC address the agents connect to, host:port without a scheme (given to agents as WOODPECKER_SERVER).',
+      'Woodpecker gRPC address the agents connect to, host:port without a scheme (given to agents as WOODPECKER_SERVER). It must be reachable from the agent servers on the internet: a public DNS name or IP, not a compose service name. Checked at start-up: a malformed value stops the start, a name that does not resolve or a port that refuses connections from here is a warning.',
   },
   {
     key: 'grpcSecure',
@@ -295,15 +313,30 @@ export const coreOptions: readonly OptionSpec[] = [
   {
     key: 'cloudinitTemplate',
     flag: 'cloudinit-template',
-    env: ['WOODPECKER_CLOUDINIT_TEMPLATE', 'WOODPECKER_PROVIDER_USERDATA'],
-    fileEnv: ['WOODPECKER_CLOUDINIT_TEMPLATE_FILE', 'WOODPECKER_PROVIDER_USERDATA_FILE'],
+    env: ['WOODPECKER_CLOUDINIT_TEMPLATE'],
+    fileEnv: ['WOODPECKER_CLOUDINIT_TEMPLATE_FILE'],
     type: 'string',
     default: '',
     placeholder: 'TEMPLATE',
     category: CoreCategory.agents,
     upstream: true,
+    validate: templateValidate,
     description:
-      'Custom cloud-init user-data template (Go text/template syntax with .Image, .Environment, .PreExec, .PostExec, as in the Go autoscaler). Empty = the built-in template.',
+      'Custom cloud-init user-data template (Go text/template syntax with .Image, .Environment, .PreExec, .PostExec, as in the Go autoscaler), checked at start-up. Empty = the built-in template. The Go autoscaler 1.1-1.5 name is provider-user-data.',
+  },
+  {
+    key: 'providerUserData',
+    flag: 'provider-user-data',
+    env: ['WOODPECKER_PROVIDER_USERDATA'],
+    fileEnv: ['WOODPECKER_PROVIDER_USERDATA_FILE'],
+    type: 'string',
+    default: '',
+    placeholder: 'TEMPLATE',
+    category: CoreCategory.agents,
+    upstream: true,
+    validate: templateValidate,
+    description:
+      'The Go autoscaler 1.1-1.5 name of cloudinit-template (same meaning, same syntax). Setting both to different templates is an error.',
   },
 
   // Status and admin HTTP

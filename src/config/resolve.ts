@@ -21,15 +21,31 @@ export interface ConfigSources {
 
 const defaultReadFile: ReadFileFn = (path) => readFileSync(path, 'utf8');
 
-/** `--server-token (WOODPECKER_TOKEN, WOODPECKER_TOKEN_FILE)`: the flag and every env var that can set it. */
-export function optionLabel(spec: OptionSpec): string {
-  const names = [...spec.env, ...(spec.fileEnv ?? [])];
+/**
+ * `--server-token (WOODPECKER_TOKEN, WOODPECKER_TOKEN_FILE)`: the flag and every env var that can set it; with the
+ * env var that actually supplied the value (`source`, see {@link valueSource}), only that one:
+ * `--cloudinit-template (WOODPECKER_CLOUDINIT_TEMPLATE_FILE)`.
+ */
+export function optionLabel(spec: OptionSpec, source?: string): string {
+  const all = [...spec.env, ...(spec.fileEnv ?? [])];
+  const names = source !== undefined && all.includes(source) ? [source] : all;
   return names.length === 0 ? `--${spec.flag}` : `--${spec.flag} (${names.join(', ')})`;
 }
 
-/** `invalid value for --min-agents (WOODPECKER_MIN_AGENTS): <reason>` */
-export function optionError(spec: OptionSpec, reason: string): ConfigError {
-  return new ConfigError(`invalid value for ${optionLabel(spec)}: ${reason}`);
+/** `invalid value for --min-agents (WOODPECKER_MIN_AGENTS): <reason>`; `source` as in {@link optionLabel}. */
+export function optionError(spec: OptionSpec, reason: string, source?: string): ConfigError {
+  return new ConfigError(`invalid value for ${optionLabel(spec, source)}: ${reason}`);
+}
+
+/** Which flag (`--name`) or env var supplied each resolved value, per values object from {@link resolveOptions}. */
+const sourcesOf = new WeakMap<OptionValues, ReadonlyMap<string, string>>();
+
+/**
+ * The flag (`--pool-id`) or env var (`WOODPECKER_PROVIDER_USERDATA`, `WOODPECKER_TOKEN_FILE`) that supplied
+ * `values[key]`, or undefined when the value is the default (or `values` did not come from `resolveOptions`).
+ */
+export function valueSource(values: OptionValues, key: string): string | undefined {
+  return sourcesOf.get(values)?.get(key);
 }
 
 /** `missing value for --server-token (WOODPECKER_TOKEN, WOODPECKER_TOKEN_FILE): <reason>` */
@@ -59,7 +75,7 @@ export function splitList(s: string): string[] {
  * Parses one raw text value by the spec's type (list values are split). Does not run `spec.validate`.
  * @throws ConfigError naming the flag and its env vars.
  */
-export function parseOptionValue(spec: OptionSpec, raw: string): OptionValue {
+export function parseOptionValue(spec: OptionSpec, raw: string, source?: string): OptionValue {
   const shown = spec.secret ? 'the value' : JSON.stringify(raw);
   switch (spec.type) {
     case 'string':
@@ -68,24 +84,24 @@ export function parseOptionValue(spec: OptionSpec, raw: string): OptionValue {
       return splitList(raw);
     case 'bool': {
       const b = parseBool(raw);
-      if (b === undefined) throw optionError(spec, `${shown} is not a boolean (use true or false)`);
+      if (b === undefined) throw optionError(spec, `${shown} is not a boolean (use true or false)`, source);
       return b;
     }
     case 'int': {
       const n = /^[+-]?\d+$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n)) throw optionError(spec, `${shown} is not an integer`);
+      if (!Number.isSafeInteger(n)) throw optionError(spec, `${shown} is not an integer`, source);
       return n;
     }
     case 'float': {
       const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isFinite(n)) throw optionError(spec, `${shown} is not a number`);
+      if (!Number.isFinite(n)) throw optionError(spec, `${shown} is not a number`, source);
       return n;
     }
     case 'duration':
       try {
         return parseGoDuration(raw);
       } catch (err) {
-        throw optionError(spec, spec.secret ? 'not a valid duration' : (err as Error).message);
+        throw optionError(spec, spec.secret ? 'not a valid duration' : (err as Error).message, source);
       }
   }
 }
@@ -104,10 +120,10 @@ function fromCli(spec: OptionSpec, given: string | string[] | boolean): OptionVa
   return parseOptionValue(spec, raw);
 }
 
-/** One option's value from the first source that has it, or undefined (then the default applies). */
-function resolveOne(spec: OptionSpec, sources: ConfigSources): OptionValue | undefined {
+/** One option's value and where it came from (first source that has it), or undefined (the default applies). */
+function resolveOne(spec: OptionSpec, sources: ConfigSources): { value: OptionValue; source: string } | undefined {
   const given = sources.cli[spec.flag];
-  if (given !== undefined) return fromCli(spec, given);
+  if (given !== undefined) return { value: fromCli(spec, given), source: `--${spec.flag}` };
 
   for (const name of spec.env) {
     const raw = sources.env[name];
@@ -115,9 +131,9 @@ function resolveOne(spec: OptionSpec, sources: ConfigSources): OptionValue | und
     if (spec.type === 'list') {
       const items = splitList(raw);
       if (items.length === 0) continue; // an empty list env var keeps the default
-      return items;
+      return { value: items, source: name };
     }
-    return parseOptionValue(spec, raw);
+    return { value: parseOptionValue(spec, raw, name), source: name };
   }
 
   for (const name of spec.fileEnv ?? []) {
@@ -127,10 +143,10 @@ function resolveOne(spec: OptionSpec, sources: ConfigSources): OptionValue | und
     try {
       content = (sources.readFile ?? defaultReadFile)(path);
     } catch (err) {
-      throw optionError(spec, `cannot read the file named by ${name} (${JSON.stringify(path)}): ${(err as Error).message}`);
+      throw optionError(spec, `cannot read the file named by ${name} (${JSON.stringify(path)}): ${(err as Error).message}`, name);
     }
     // Deliberate difference from the Go autoscaler: one trailing newline is dropped (editors and `echo` add it).
-    return parseOptionValue(spec, content.replace(/\r?\n$/, ''));
+    return { value: parseOptionValue(spec, content.replace(/\r?\n$/, ''), name), source: name };
   }
   return undefined;
 }
@@ -145,15 +161,19 @@ function resolveOne(spec: OptionSpec, sources: ConfigSources): OptionValue | und
  */
 export function resolveOptions(specs: readonly OptionSpec[], sources: ConfigSources): OptionValues {
   const out: Record<string, OptionValue | undefined> = {};
+  const from = new Map<string, string>();
   for (const spec of specs) {
-    out[spec.key] = resolveOne(spec, sources) ?? spec.default;
+    const found = resolveOne(spec, sources);
+    out[spec.key] = found === undefined ? spec.default : found.value;
+    if (found !== undefined) from.set(spec.key, found.source);
   }
   for (const spec of specs) {
     const value = out[spec.key];
     if (spec.validate === undefined || value === undefined) continue;
     const problem = spec.validate(value, out);
-    if (problem !== undefined) throw optionError(spec, problem);
+    if (problem !== undefined) throw optionError(spec, problem, from.get(spec.key));
   }
+  sourcesOf.set(out, from);
   return out;
 }
 

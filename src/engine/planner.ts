@@ -1,6 +1,7 @@
 import { roughDuration } from '../config/duration.js';
 import type { ProviderServer } from '../providers/types.js';
 import type { WoodpeckerAgent } from '../woodpecker/types.js';
+import { queueDemand } from './demand.js';
 import { poolNamePattern, runningTasksByAgent } from './pool.js';
 import type {
   Action,
@@ -145,14 +146,12 @@ class Planner {
   // ---- stage 1: scale up (reactivate, create) or down (drain) -------------------------------------------------
 
   private scale(mode: PlanMode): PlanSummary {
-    const { stats } = this.obs.queue;
+    const demand = queueDemand(this.obs.queue, this.cfg.filterLabels);
     const activeAgents = this.pool.filter((pa) => !pa.noSchedule);
     const booting = activeAgents.filter((pa) => this.isBooting(pa)).length;
     const { available, required, delta } = calcDelta(
       {
-        free: stats.worker_count,
-        running: stats.running_count,
-        pending: stats.pending_count,
+        ...demand,
         active: activeAgents.length,
         booting,
       },
@@ -166,9 +165,9 @@ class Planner {
       drained: this.pool.length - activeAgents.length,
       booting,
       servers: serverStates,
-      freeSlots: stats.worker_count,
-      runningTasks: stats.running_count,
-      pendingTasks: stats.pending_count,
+      freeSlots: demand.free,
+      runningTasks: demand.running,
+      pendingTasks: demand.pending,
       available,
       required,
       delta,
@@ -179,7 +178,7 @@ class Planner {
       if (delta !== 0) this.notes.push(`scaling is paused by an operator; would change the pool by ${delta}`);
       return summary;
     }
-    if (delta > 0) summary.desired += this.scaleUp(delta, { pending: stats.pending_count, required, available });
+    if (delta > 0) summary.desired += this.scaleUp(delta, { pending: demand.pending, required, available });
     else if (delta < 0 && mode === 'full') summary.desired -= this.drain(-delta, { required, available });
     return summary;
   }

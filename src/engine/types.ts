@@ -22,6 +22,8 @@ export interface EngineConfig {
   /** Anything (agent or server) younger than this is never treated as dangling. */
   danglingGrace: number;
   billingModel: BillingModel;
+  /** Go autoscaler 1.5.0 `--filter-labels`: count only queue tasks with this label (see demand.ts). */
+  filterLabels?: { key: string; value: string };
 }
 
 /** What one tick observed. `servers` is undefined when the provider list could not be read. */

@@ -30,6 +30,7 @@ describe('toCoreConfig', () => {
       grpcSecure: false,
       provider: '',
       cloudinitTemplate: '',
+      filterLabels: undefined,
       agentImage: 'woodpeckerci/woodpecker-agent:v3',
       agentEnv: {},
       agentLabels: {},

@@ -97,27 +97,28 @@ describe('option tables', () => {
     assert.ok(problems.some((p) => p.includes('bad is not UPPER_SNAKE_CASE')));
     assert.ok(problems.some((p) => p.includes('does not match type int')));
   });
-  it('every core option is documented and marked; upstream ones are flagged', () => {
+  it('every core option is documented and marked; the flags of the Go 1.5.0 release and of main are all upstream', () => {
     const upstream = coreOptions.filter((s) => s.upstream).map((s) => s.flag).sort();
-    assert.deepEqual(upstream, [
-      'agent-billing-teardown-margin',
-      'agent-env',
-      'agent-idle-timeout',
-      'agent-image',
-      'agent-inactivity-timeout',
-      'agent-labels',
-      'cloudinit-template',
-      'grpc-addr',
-      'grpc-secure',
-      'log-level',
-      'max-agents',
-      'min-agents',
-      'pool-id',
-      'provider',
-      'reconciliation-interval',
-      'server-token',
-      'server-url',
-      'workflows-per-agent',
+    // cmd/woodpecker-autoscaler/flags.go of the 1.5.0 release (engine-wide flags) …
+    const go150 = [
+      'log-level', 'reconciliation-interval', 'pool-id', 'min-agents', 'max-agents', 'agent-inactivity-timeout',
+      'agent-idle-timeout', 'workflows-per-agent', 'server-url', 'server-token', 'grpc-addr', 'grpc-secure',
+      'provider', 'provider-user-data', 'agent-image', 'agent-env', 'filter-labels',
+    ];
+    // … and of main (reference §2.2): provider-user-data became cloudinit-template, filter-labels was removed.
+    const goMain = [
+      'log-level', 'reconciliation-interval', 'pool-id', 'min-agents', 'max-agents', 'agent-inactivity-timeout',
+      'agent-idle-timeout', 'agent-billing-teardown-margin', 'workflows-per-agent', 'server-url', 'server-token',
+      'grpc-addr', 'grpc-secure', 'provider', 'cloudinit-template', 'agent-image', 'agent-env', 'agent-labels',
+    ];
+    assert.deepEqual(upstream, [...new Set([...go150, ...goMain])].sort());
+    const byFlag = new Map(coreOptions.map((s) => [s.flag, s]));
+    assert.deepEqual(byFlag.get('provider-user-data')?.env, ['WOODPECKER_PROVIDER_USERDATA']);
+    assert.deepEqual(byFlag.get('provider-user-data')?.fileEnv, ['WOODPECKER_PROVIDER_USERDATA_FILE']);
+    assert.deepEqual(byFlag.get('filter-labels')?.env, ['WOODPECKER_FILTER_LABELS']);
+    assert.deepEqual(byFlag.get('agent-inactivity-timeout')?.env, [
+      'WOODPECKER_AGENT_INACTIVITY_TIMEOUT',
+      'WOODPECKER_AGENT_ALLOWED_STARTUP_TIME',
     ]);
     for (const s of coreOptions) assert.ok(s.description.length > 10, s.flag);
   });

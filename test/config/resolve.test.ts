@@ -66,7 +66,7 @@ describe('resolveOptions: sources and precedence', () => {
     assert.equal(resolve({ cli: { token: 'c' }, env: { APP_TOKEN_FILE: '/run/tok' }, readFile }).token, 'c');
   });
 
-  it('an unreadable *_FILE is a ConfigError naming the flag and the file env var', () => {
+  it('an unreadable *_FILE is a ConfigError naming the flag and the file env var that was set', () => {
     const readFile = (): string => {
       throw new Error('ENOENT: no such file');
     };
@@ -74,7 +74,7 @@ describe('resolveOptions: sources and precedence', () => {
       () => resolve({ env: { APP_TOKEN_FILE: '/nope' }, readFile }),
       (err: unknown) =>
         err instanceof ConfigError &&
-        err.message.includes('--token (APP_TOKEN, APP_TOKEN_FILE, APP_OLD_TOKEN_FILE)') &&
+        err.message.startsWith('invalid value for --token (APP_TOKEN_FILE):') &&
         err.message.includes('APP_TOKEN_FILE ("/nope")'),
     );
   });
@@ -167,7 +167,7 @@ describe('resolveOptions: spec validate hook', () => {
 });
 
 describe('resolveOptions: core options', () => {
-  it('reads the legacy inactivity alias and the cloud-init alias + file aliases', () => {
+  it('reads the legacy inactivity alias and the Go 1.1-1.5 user-data name from its file variable', () => {
     const files: Record<string, string> = { '/t': 'tmpl\n' };
     const v = resolveOptions(coreOptions, {
       cli: {},
@@ -178,7 +178,8 @@ describe('resolveOptions: core options', () => {
       readFile: (p) => files[p] ?? '',
     });
     assert.equal(v['agentInactivityTimeout'], 900_000);
-    assert.equal(v['cloudinitTemplate'], 'tmpl');
+    assert.equal(v['providerUserData'], 'tmpl');
+    assert.equal(v['cloudinitTemplate'], '');
     const w = resolveOptions(coreOptions, {
       cli: {},
       env: { WOODPECKER_AGENT_INACTIVITY_TIMEOUT: '5m', WOODPECKER_AGENT_ALLOWED_STARTUP_TIME: '15m' },
