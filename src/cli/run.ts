@@ -4,12 +4,14 @@ import { assembleEngine, runAssembled, type ApiRequestHook } from '../assemble.j
 import { validateTemplate } from '../cloudinit/render.js';
 import type { CoreConfig } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
+import { ineffectiveSettings } from '../config/no-effect.js';
 import { printableValues } from '../config/format.js';
 import type { OptionSpec, OptionValues } from '../config/types.js';
 import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import { createLogger } from '../observability/logger.js';
 import type { Provider } from '../providers/types.js';
 import { systemClock, type FetchFn } from '../util/clock.js';
+import { probeGrpcAddr } from './grpc-probe.js';
 import { VERSION } from './version.js';
 
 export interface DaemonHooks {
@@ -17,6 +19,8 @@ export interface DaemonHooks {
   onRequest?: ApiRequestHook;
   /** Starts optional extras (status listener…) once the reconciler exists; returns a stop function. */
   start?: (ctx: { reconciler: Reconciler; provider: Provider; core: CoreConfig; logger: Logger }) => Promise<() => Promise<void>>;
+  /** Start-up check of --grpc-addr (warnings); default: DNS + TCP from this host; `false` skips it. */
+  grpcProbe?: ((addr: string) => Promise<string[]>) | false;
 }
 
 export function readFileUtf8(path: string): string {
@@ -83,6 +87,10 @@ export async function runDaemon(
     logger.info(
       `hourly billing: idle agents are torn down in the last ${formatDuration(engine.agentBillingTeardownMargin + engine.reconciliationInterval)} of each paid hour`,
     );
+  }
+  for (const w of ineffectiveSettings(values, core, engine.billingModel)) logger.warn(w);
+  if (hooks.grpcProbe !== false) {
+    for (const w of await (hooks.grpcProbe ?? probeGrpcAddr)(core.grpcAddr)) logger.warn({ grpcAddr: core.grpcAddr }, w);
   }
   const stopExtras = hooks.start ? await hooks.start({ reconciler, provider, core, logger }) : undefined;
 
