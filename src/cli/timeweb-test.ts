@@ -34,7 +34,7 @@ export interface TimewebTestOptions {
   keep: boolean;
   /** Register a real agent on the Woodpecker server (else a throwaway token). */
   registerAgent: boolean;
-  /** Wait for the agent's first contact (needs registerAgent). */
+  /** Wait for the agent's first contact (needs registerAgent). The CLI's default; `--no-wait-agent` turns it off. */
   waitAgent: boolean;
   /** For the server (and the agent) to come up, from the create request. */
   timeoutMs: number;
@@ -133,8 +133,11 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
   if (core.cloudinitTemplate !== '') validateTemplate(core.cloudinitTemplate);
   if (o.registerAgent && core.serverToken === '') {
     throw new ConfigError(
-      '--register-agent and --wait-agent need the Woodpecker server: set --server-url (WOODPECKER_SERVER) and ' +
-        '--server-token (WOODPECKER_TOKEN, WOODPECKER_TOKEN_FILE)',
+      (o.waitAgent
+        ? 'timeweb test waits for the agent to connect, which needs the Woodpecker server'
+        : '--register-agent needs the Woodpecker server') +
+        ': set --server-url (WOODPECKER_SERVER) and --server-token (WOODPECKER_TOKEN, WOODPECKER_TOKEN_FILE)' +
+        (o.waitAgent ? ', or add --no-wait-agent to stop once the server is on' : ''),
     );
   }
   const poolId = core.poolId;
@@ -223,7 +226,7 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
           'agent',
           woodpecker
             ? `registered on ${core.serverUrl} with no_schedule (takes no workflows), connects to ${core.grpcAddr}`
-            : 'dummy (throwaway token, it cannot connect; --wait-agent registers a real one)',
+            : 'dummy (throwaway token, it cannot connect; without --no-wait-agent a real one is registered)',
         ],
         ['timeout', `${formatDuration(o.timeoutMs)} for the server${o.waitAgent ? ' and the agent' : ''} to come up`],
       ]),
@@ -440,7 +443,7 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       [
         'agent first contact',
         at(tAgent),
-        tAgent !== undefined ? took(tAgent, tIp ?? tOn) : o.waitAgent ? '' : 'not waited (add --wait-agent with --server-token)',
+        tAgent !== undefined ? took(tAgent, tIp ?? tOn) : o.waitAgent ? '' : 'not waited (--no-wait-agent)',
       ],
       kept
         ? ['clean-up', '-', 'kept (--keep)']

@@ -640,8 +640,13 @@ export function registerTimewebCommands(program: Command, io: TimewebCliIo): Com
         'then delete it and its public IP (also on Ctrl-C or any error)',
     )
     .option('--keep', 'keep the server when the test succeeds (prints how to delete it later)')
-    .option('--register-agent', 'register a real agent on the Woodpecker server (needs --server-url and --server-token); default: a throwaway token')
-    .option('--wait-agent', "also wait for the agent's first contact with the Woodpecker server (implies --register-agent)")
+    .addOption(new Option('--wait-agent', 'the default; kept for scripts written for older versions').hideHelp())
+    .option(
+      '--no-wait-agent',
+      'stop once the server is on with its public IPv4, without registering an agent on the Woodpecker server and ' +
+        "waiting for its first contact (the default needs --server-url and --server-token)",
+    )
+    .option('--register-agent', 'with --no-wait-agent: still register a real agent (default then: a throwaway token)')
     .option('--timeout <DURATION>', 'how long to wait for the server (and the agent) to come up', '10m')
     .option('--verbose', "show the provider's log lines (info level)")
     .addOption(new Option('--poll-interval <DURATION>', 'status poll interval').default('5s').hideHelp());
@@ -666,8 +671,9 @@ export function registerTimewebCommands(program: Command, io: TimewebCliIo): Com
       result = await runTimewebTest({
         values,
         keep: o.keep === true,
-        registerAgent: o.registerAgent === true || o.waitAgent === true,
-        waitAgent: o.waitAgent === true,
+        // Waiting for the agent is the default: the pre-flight that matters is the agent connecting.
+        registerAgent: o.registerAgent === true || o.waitAgent !== false,
+        waitAgent: o.waitAgent !== false,
         timeoutMs,
         pollMs,
         verbose: o.verbose === true,

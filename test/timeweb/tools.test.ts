@@ -82,8 +82,9 @@ async function run(w: World, args: string[], io: Partial<TimewebCliIo> = {}, pro
 /** `list <what> …` / `test …` with the URL flag after the subcommand. */
 const list = (w: World, what: string, ...rest: string[]): Promise<RunResult> =>
   run(w, ['list', what, '--timewebcloud-api-url', w.url, ...rest]);
+/** `timeweb test` stopping at "on" (`--no-wait-agent`); tests of the default (waiting for the agent) add `--wait-agent`. */
 const test = (w: World, rest: string[], io: Partial<TimewebCliIo> = {}): Promise<RunResult> =>
-  run(w, ['test', '--timewebcloud-api-url', w.url, ...POLL, ...rest], io);
+  run(w, ['test', '--timewebcloud-api-url', w.url, ...POLL, ...(rest.includes('--wait-agent') ? [] : ['--no-wait-agent']), ...rest], io);
 
 /** The table row that starts (after the mark column) with this id. */
 function row(out: string, id: number | string): string {
@@ -479,12 +480,40 @@ describe('timeweb test', () => {
     assertForeignIntact(w);
   });
 
-  it('--wait-agent without the Woodpecker server is a configuration error; nothing is created', async () => {
+  it('waiting for the agent is the default: without the Woodpecker server it is a configuration error naming --no-wait-agent; nothing is created', async () => {
     const w = await world();
-    const r = await test(w, ['--wait-agent']);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /--server-token \(WOODPECKER_TOKEN/);
+    for (const args of [[], ['--wait-agent']]) {
+      const r = await run(w, ['test', '--timewebcloud-api-url', w.url, ...POLL, ...args]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /waits for the agent to connect, which needs the Woodpecker server: .*--server-token \(WOODPECKER_TOKEN.*or add --no-wait-agent/);
+    }
     assert.equal(creates(w), 0);
+  });
+
+  it('by default (no flag) registers a real agent and waits for its first contact', async () => {
+    const w = await world();
+    const wp = createFakeWoodpecker({ clock: systemClock, random: seededRandom(3), adminToken: 'wp-admin-token', pick: 'first' });
+    const served = await serveFake(wp.app);
+    open.push(served);
+    w.fake.hooks.onServerBooted = (s) => {
+      const token = /WOODPECKER_AGENT_SECRET=(\S+)/.exec(s.cloud_init ?? '')?.[1];
+      if (token) wp.connectAgent(token, { capacity: 1 });
+    };
+    const r = await run(w, ['test', '--timewebcloud-api-url', w.url, ...POLL, '--server-url', served.url, '--server-token', 'wp-admin-token']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /agent pool-1-agent-\w+ contacted the Woodpecker server/);
+    assert.match(r.out, /result\s+OK: the agent connected/);
+    assert.deepEqual(wp.state().agents, []);
+    assertAllCleaned(w);
+  });
+
+  it('--no-wait-agent stops at "on" with a throwaway token and needs no Woodpecker server', async () => {
+    const w = await world();
+    const r = await test(w, []);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /agent first contact\s+-\s+not waited \(--no-wait-agent\)/);
+    assert.match(r.out, /result\s+OK: the server was up/);
+    assertAllCleaned(w);
   });
 
   it('a wrong preset fails at start-up with the choices, before anything is created', async () => {
