@@ -1,39 +1,22 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { allOptionSpecs } from '../../src/config/sections.js';
 
 /**
- * The deployment files, checked with real tools: dockerfile-utils' linter (npm), `docker-compose config -q`
- * (Debian `docker-compose`), `systemd-analyze verify` and the esbuild bundle run with a bare `node`.
- * A missing docker-compose skips its test, unless REQUIRE_VALIDATORS=1.
+ * The deployment files, checked with real tools: dockerfile-utils' linter (npm), `systemd-analyze verify` and the
+ * esbuild bundle run with a bare `node`. The compose files: test/deploy/compose.test.ts.
  */
 
 const ROOT = process.cwd();
-const required = process.env.REQUIRE_VALIDATORS === '1';
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
 
 function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
-}
-
-function skipUnless(cmd: string, how: string): string | false {
-  if (onPath(cmd) || required) return false;
-  return `${cmd} not found (${how}); set REQUIRE_VALIDATORS=1 to fail instead`;
-}
-
-/** KEY=value lines of an env file, commented (`# KEY=value`) ones included when `commented`. */
-function envKeys(text: string, commented: boolean): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = (commented ? /^#?\s*([A-Z][A-Z0-9_]*)=(.*)$/ : /^([A-Z][A-Z0-9_]*)=(.*)$/).exec(line.trim());
-    if (m) out.set(m[1] as string, m[2] as string);
-  }
-  return out;
 }
 
 describe('Dockerfile', () => {
@@ -93,53 +76,7 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('docker-compose.yml and .env.example', () => {
-  const compose = read('docker-compose.yml');
-  const example = read('.env.example');
-
-  it('.env.example lists every variable the compose file needs, and only known settings', () => {
-    const interpolated = new Set([...compose.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1] as string));
-    const listed = envKeys(example, true);
-    for (const v of interpolated) assert.ok(listed.has(v), `${v} is used by docker-compose.yml but missing from .env.example`);
-    const required = [...compose.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1] as string);
-    const active = envKeys(example, false);
-    for (const v of required) assert.ok(active.has(v), `${v} is required: it must be an uncommented line in .env.example`);
-
-    // Every autoscaler variable in the example is a real option (typos would be silently ignored at run time).
-    const known = new Set(allOptionSpecs().flatMap((s) => [...s.env, ...(s.fileEnv ?? [])]));
-    const serverOnly = new Set(interpolated);
-    for (const key of listed.keys()) {
-      if (serverOnly.has(key)) continue;
-      assert.ok(known.has(key), `${key} in .env.example is not an autoscaler option`);
-    }
-    // Nothing optional is left set to an empty value (an empty value replaces the default).
-    for (const [key, value] of active) assert.notEqual(value, '', `${key} is set to an empty value`);
-  });
-
-  it('passes docker-compose config -q', { skip: skipUnless('docker-compose', 'apt-get install --no-install-recommends docker-compose') }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'twcloud-compose-'));
-    try {
-      copyFileSync(join(ROOT, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
-      copyFileSync(join(ROOT, 'Dockerfile'), join(dir, 'Dockerfile'));
-      writeFileSync(join(dir, '.env'), example);
-      const run = (): ReturnType<typeof spawnSync> =>
-        spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
-          cwd: dir,
-          encoding: 'utf8',
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
-        });
-      const ok = run();
-      assert.equal(ok.status, 0, `docker-compose config -q failed:\n${String(ok.stderr)}`);
-      // A required variable missing is reported by name.
-      writeFileSync(join(dir, '.env'), example.replace(/^WOODPECKER_HOST=.*$/m, ''));
-      const bad = run();
-      assert.notEqual(bad.status, 0);
-      assert.match(String(bad.stderr), /set WOODPECKER_HOST in \.env/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
+// docker-compose*.yml and the .env examples: test/deploy/compose.test.ts.
 
 describe('systemd unit', () => {
   const unit = read('deploy/twcloud-scaler.service');
