@@ -16,8 +16,9 @@ const INTRO = `# Configuration
 
 Every option can be given as a command-line flag or as environment variable(s). The names, defaults and meaning of
 the options marked ✓ in the **Go** column are the same as in the Go
-[woodpecker-ci/autoscaler](https://github.com/woodpecker-ci/autoscaler), so an existing \`WOODPECKER_*\` environment
-works unchanged; options marked *new* are ours.
+[woodpecker-ci/autoscaler](https://github.com/woodpecker-ci/autoscaler) — its 1.5.0 release (\`provider-user-data\`,
+\`filter-labels\`) and its main branch (\`cloudinit-template\`, \`agent-labels\`, \`agent-billing-teardown-margin\`) —
+so an existing \`WOODPECKER_*\` environment works unchanged; options marked *new* are ours.
 
 ## How values are read
 
@@ -52,8 +53,8 @@ Value syntax:
 - Files named by \`*_FILE\` variables have one trailing newline removed (Go uses the content verbatim, so a token file
   written by \`echo\` breaks authentication).
 - An unknown \`log-level\` is a start-up error (Go logs a warning and continues with no level).
-- Any configuration error stops the program with a non-zero exit status, and the message names the flag and its
-  environment variables (Go exits with status 0). Values, durations included, are checked when the program starts,
+- Any configuration error stops the program with a non-zero exit status, and the message names the flag and the
+  environment variable that supplied the value (Go exits with status 0). Values, durations included, are checked when the program starts,
   before the provider is set up (Go parses durations only after the provider's cloud API calls).
 - \`workflows-per-agent\` must be at least 1, \`min-agents\` 0 or more, \`max-agents\` at least 1 and not below
   \`min-agents\`, \`reconciliation-interval\` and \`request-timeout\` greater than 0, and \`server-url\` an http(s) URL.
