@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { DeployOutcomeUnknownError } from '../providers/types.js';
-import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
+import { DeployOutcomeUnknownError, RateLimitedError } from '../providers/types.js';
+import type { DeployAgent, Provider, ProviderServer, RemoveResult } from '../providers/types.js';
 import type { RandomFn } from '../util/clock.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../woodpecker/types.js';
 import { newAgentName } from './pool.js';
@@ -29,6 +29,19 @@ export interface ActionResult {
   durationMs: number;
   /** `create`: the server the provider created. */
   server?: ProviderServer;
+  /** `create`: the agent registered for it (its token blanked). */
+  agent?: WoodpeckerAgent;
+  /** The agent was left unschedulable (a removal drained it, then kept it). */
+  drained?: boolean;
+  /** The agent record is gone from Woodpecker (deleted now, or already gone). */
+  agentGone?: boolean;
+  /** The server is gone at the provider (removed now, or already gone). */
+  serverGone?: boolean;
+  /**
+   * `create`: the provider rate-limited the create (no server was made, the agent was unregistered); no create
+   * may be tried before this unix ms. Not a provisioning failure.
+   */
+  rateLimitedUntil?: number;
 }
 
 /** What running one action yields; `execute` adds the action and the duration. */
@@ -66,9 +79,10 @@ export function subjectOf(action: Action): string {
 
 /**
  * Performs planned actions in order. Every action runs even when an earlier one failed (errors are collected
- * in the results), except that a failed create stops the remaining creates of this tick: the next ones would
- * fail the same way. Removals re-check right before acting: `remove-agent` drains the agent, then checks its running
- * tasks; `remove-server` checks that no agent with the server's name is registered.
+ * in the results), except that a failed (or rate-limited) create stops the remaining creates of this tick: the next
+ * ones would fail the same way. Removals re-check right before acting: `remove-agent` drains the agent, checks its
+ * running tasks, deletes the agent (Woodpecker refuses while it runs tasks) and only then removes the server;
+ * `remove-server` checks that no agent with the server's name is registered.
  */
 export async function execute(
   actions: readonly Action[],
@@ -92,7 +106,7 @@ export async function execute(
         action,
         outcome: 'skipped',
         name: subjectOf(action),
-        detail: 'an earlier create failed this tick',
+        detail: 'an earlier create failed or was rate-limited this tick',
         durationMs: 0,
       });
       continue;
@@ -103,7 +117,9 @@ export async function execute(
     } catch (e) {
       result = { outcome: 'failed', name: subjectOf(action), error: errorOf(e), detail: errorOf(e).message };
     }
-    if (action.kind === 'create' && result.outcome === 'failed') createFailed = true;
+    if (action.kind === 'create' && (result.outcome === 'failed' || result.rateLimitedUntil !== undefined)) {
+      createFailed = true;
+    }
     const full: ActionResult = { action, ...result, durationMs: deps.now() - started };
     results.push(full);
     const fields = { agent: full.name, outcome: full.outcome, durationMs: full.durationMs };
@@ -149,12 +165,22 @@ async function runOne(
         // the server still counts against max-agents and its agent can connect; if no server turns up, the
         // dangling clean-up removes the agent after the grace period.
         if (e instanceof DeployOutcomeUnknownError) throw e;
-        // The provider looked before failing, so no server exists for this name. Unregister the agent now so it
-        // does not count as capacity.
+        // The provider looked before failing (or was refused by its rate limit), so no server exists for this
+        // name. Unregister the agent now so it does not count as capacity.
         await woodpecker.deleteAgent(agent.id, signal).catch(() => undefined);
+        if (e instanceof RateLimitedError) {
+          // Not a provisioning failure: the next create waits for the provider's Retry-After.
+          const until = deps.now() + e.retryAfterMs;
+          return {
+            outcome: 'skipped',
+            name,
+            rateLimitedUntil: until,
+            detail: `the provider's rate limit refused the create; creates wait until ${new Date(until).toISOString()}`,
+          };
+        }
         throw errorOf(e);
       }
-      return { outcome: 'done', name, server };
+      return { outcome: 'done', name, server, agent: { ...agent, token: '' } };
     }
     case 'reactivate':
     case 'drain': {
@@ -170,20 +196,39 @@ async function runOne(
       // and is removed once idle.
       await woodpecker.updateAgent({ id: action.agent.id, name: action.agent.name, no_schedule: true }, signal);
       const busy = await runningTaskCount(deps, action.agent.id);
-      if (busy > 0) return stillBusy(action.agent.name, busy);
-      // Upstream order: the server first, then the agent record.
-      const removed = await provider.remove(action.agent.name, signal);
+      if (busy > 0) return { ...stillBusy(action.agent.name, busy), drained: true };
+      // The agent record goes first, the server after it (upstream removes the server first). Woodpecker refuses
+      // the DELETE (409) while the agent has running tasks, so this is the one check no other process can race:
+      // another instance may reactivate the agent and Woodpecker may hand it a workflow after our task check, but
+      // then the DELETE fails and the server stays. Once the agent is deleted (or already gone) its token is
+      // void, so nothing can be scheduled on the server any more.
       const deleted = await woodpecker.deleteAgent(action.agent.id, signal);
       if (deleted === 'has-running-tasks') {
         return {
+          outcome: 'skipped',
+          name: action.agent.name,
+          drained: true,
+          detail: 'Woodpecker refused to delete the agent (it has running tasks); agent and server kept',
+        };
+      }
+      let removed: RemoveResult;
+      try {
+        removed = await provider.remove(action.agent.name, signal);
+      } catch (e) {
+        // The server has no agent now: the agent-missing clean-up removes it on a later tick.
+        return {
           outcome: 'failed',
           name: action.agent.name,
-          detail: 'server removed, but Woodpecker refused to delete the agent: it has running tasks',
+          agentGone: true,
+          error: errorOf(e),
+          detail: `agent deleted, but removing its server failed (a later tick removes it): ${errorOf(e).message}`,
         };
       }
       return {
         outcome: 'done',
         name: action.agent.name,
+        agentGone: true,
+        serverGone: true,
         detail: removed === 'not-found' ? 'server was already gone' : undefined,
       };
     }
@@ -194,7 +239,7 @@ async function runOne(
       if (deleted === 'has-running-tasks') {
         return { outcome: 'skipped', name: action.agent.name, detail: 'Woodpecker says the agent has running tasks' };
       }
-      return { outcome: 'done', name: action.agent.name };
+      return { outcome: 'done', name: action.agent.name, agentGone: true };
     }
     case 'remove-server': {
       // The plan saw no agent with this name. Look again right before acting: an agent the plan missed (a paged
@@ -208,7 +253,12 @@ async function runOne(
         };
       }
       const removed = await provider.remove(action.name, signal);
-      return { outcome: 'done', name: action.name, detail: removed === 'not-found' ? 'server was already gone' : undefined };
+      return {
+        outcome: 'done',
+        name: action.name,
+        serverGone: true,
+        detail: removed === 'not-found' ? 'server was already gone' : undefined,
+      };
     }
   }
 }

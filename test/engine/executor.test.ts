@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execute, type ExecutorDeps } from '../../src/engine/executor.js';
 import { newAgentName } from '../../src/engine/pool.js';
 import type { Action, Reason } from '../../src/engine/types.js';
-import type { DeployAgent } from '../../src/providers/types.js';
+import { RateLimitedError, type DeployAgent } from '../../src/providers/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { RandomFn } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/clock.js';
@@ -84,6 +84,31 @@ describe('executor: create', () => {
     assert.equal(s.provider.servers.size, 0);
   });
 
+  it('a rate-limited deploy (429) unregisters the agent, is no failure, and holds the other creates', async () => {
+    const s = setup({ random: spelling('abcdwxyz') });
+    s.deps.now = () => 1_000_000;
+    s.provider.deployError = new RateLimitedError('429 too many requests', 90_000);
+    const results = await execute([create, create], s.deps, new Set());
+    assert.deepEqual(
+      results.map((r) => [r.outcome, r.rateLimitedUntil]),
+      [
+        ['skipped', 1_000_000 + 90_000],
+        ['skipped', undefined],
+      ],
+    );
+    assert.match(results[0]?.detail ?? '', /rate limit refused the create; creates wait until 1970-01-01T00:18:10\.000Z/);
+    assert.deepEqual(s.log.calls, [`wp.createAgent(${n('abcd')})`, `provider.deploy(${n('abcd')})`, 'wp.deleteAgent(100)']);
+    assert.equal(s.wp.agents.size, 0, 'the agent without a server is unregistered');
+  });
+
+  it('a created agent is reported with its token blanked', async () => {
+    const s = setup();
+    const [r] = await execute([create], s.deps, new Set());
+    assert.equal(r?.agent?.name, r?.name);
+    assert.equal(r?.agent?.token, '');
+    assert.equal(r?.agent?.last_contact, 0);
+  });
+
   it('a failed registration stops further creates and deploys nothing', async () => {
     const s = setup({ random: spelling('abcd') });
     s.wp.createError = new Error('502 bad gateway');
@@ -140,7 +165,7 @@ describe('newAgentName', () => {
 });
 
 describe('executor: removals', () => {
-  it('remove-agent drains, re-checks tasks, removes the server first, then the agent', async () => {
+  it('remove-agent drains, re-checks tasks, deletes the agent first, then removes the server', async () => {
     const s = setup();
     s.wp.seed(agent(5, n('idle')));
     s.provider.seed(server(n('idle')));
@@ -149,9 +174,11 @@ describe('executor: removals', () => {
     assert.deepEqual(s.log.calls, [
       `wp.updateAgent(5,${n('idle')},no_schedule=true)`,
       'wp.agentTasks(5)',
-      `provider.remove(${n('idle')})`,
       'wp.deleteAgent(5)',
+      `provider.remove(${n('idle')})`,
     ]);
+    assert.equal(r?.agentGone, true);
+    assert.equal(r?.serverGone, true);
     assert.equal(s.wp.agents.size, 0);
     assert.equal(s.provider.servers.size, 0);
   });
@@ -197,30 +224,50 @@ describe('executor: removals', () => {
     assert.equal(s.provider.servers.size, 1);
   });
 
-  it('remove-agent: a 409 after the server is gone is a failure, not a crash', async () => {
+  it('remove-agent: work assigned after the task check (another instance reactivated it) keeps the server', async () => {
+    // Another process reactivated the agent between our drain and our check, and Woodpecker handed it a workflow
+    // after the check: the DELETE answers 409, so the server must stay (upstream removed the server first).
     const s = setup();
     s.wp.seed(agent(5, n('race')));
     s.provider.seed(server(n('race')));
     s.wp.deleteAnswers = ['has-running-tasks'];
     const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'race'), reason: why }], s.deps, new Set());
-    assert.equal(r?.outcome, 'failed');
-    assert.match(r?.detail ?? '', /refused to delete the agent/);
-    assert.deepEqual(s.log.calls, [
-      `wp.updateAgent(5,${n('race')},no_schedule=true)`,
-      'wp.agentTasks(5)',
-      `provider.remove(${n('race')})`,
-      'wp.deleteAgent(5)',
-    ]);
+    assert.equal(r?.outcome, 'skipped');
+    assert.match(r?.detail ?? '', /refused to delete the agent .*agent and server kept/);
+    assert.deepEqual(s.log.calls, [`wp.updateAgent(5,${n('race')},no_schedule=true)`, 'wp.agentTasks(5)', 'wp.deleteAgent(5)']);
+    assert.equal(s.provider.servers.size, 1, 'the server of the running workflow is kept');
+    assert.equal(s.wp.agents.get(5)?.no_schedule, true, 'the agent stays drained');
+    assert.equal(r?.drained, true);
   });
 
-  it('remove-agent keeps the agent registered when the server could not be removed', async () => {
+  it('remove-agent whose agent was already deleted (by another instance) still removes the server', async () => {
+    const s = setup();
+    s.wp.seed(agent(5, n('twin')));
+    s.provider.seed(server(n('twin')));
+    s.wp.deleteAnswers = ['not-found'];
+    const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'twin'), reason: why }], s.deps, new Set());
+    assert.equal(r?.outcome, 'done');
+    assert.equal(s.provider.servers.size, 0);
+  });
+
+  it('remove-agent: agent deleted, server removal failed: a failure the agent-missing clean-up finishes later', async () => {
     const s = setup();
     s.wp.seed(agent(5, n('stuk')));
-    s.provider.removeError = new Error('provider down');
+    s.provider.seed(server(n('stuk')));
+    s.provider.removeError = new Error('HTTP 423 locked');
     const [r] = await execute([{ kind: 'remove-agent', agent: ref(5, 'stuk'), reason: why }], s.deps, new Set());
     assert.equal(r?.outcome, 'failed');
-    assert.deepEqual(s.log.calls, [`wp.updateAgent(5,${n('stuk')},no_schedule=true)`, 'wp.agentTasks(5)', `provider.remove(${n('stuk')})`]);
-    assert.equal(s.wp.agents.size, 1);
+    assert.match(r?.detail ?? '', /agent deleted, but removing its server failed .*HTTP 423 locked/);
+    assert.deepEqual(s.log.calls, [
+      `wp.updateAgent(5,${n('stuk')},no_schedule=true)`,
+      'wp.agentTasks(5)',
+      'wp.deleteAgent(5)',
+      `provider.remove(${n('stuk')})`,
+    ]);
+    assert.equal(s.wp.agents.size, 0, 'the agent can get no more work');
+    assert.equal(s.provider.servers.size, 1);
+    assert.equal(r?.agentGone, true);
+    assert.equal(r?.serverGone, undefined);
   });
 
   it('remove-agent whose server is already gone still deletes the agent', async () => {
