@@ -1,6 +1,6 @@
 import type { ActionResult } from './executor.js';
 import type { EngineMemory, Observation } from './types.js';
-import { poolNamePattern } from './pool.js';
+import { poolNamePattern, runningTasksByAgent } from './pool.js';
 
 export const BACKOFF_BASE_MS = 15_000;
 export const BACKOFF_MAX_MS = 15 * 60_000;
@@ -22,8 +22,10 @@ function isProvisionFailure(r: ActionResult): boolean {
 
 /**
  * The memory after a tick: failures extend the create back-off; an agent of the pool that made contact after it
- * was created proves provisioning works again and resets it. Admin drain requests are forgotten once the agent
- * is gone. Pure.
+ * was created proves provisioning works again and resets it. A create the provider's rate limit refused holds
+ * creates until its Retry-After (no back-off: it is not a failure). Pool agents seen running a task get this
+ * observation's time as their `busySeenAt`. Admin drain requests and `busySeenAt` entries are forgotten once the
+ * agent is gone. Pure.
  */
 export function nextMemory(
   memory: EngineMemory,
@@ -46,13 +48,25 @@ export function nextMemory(
     lastFailureAt = obs.now;
     createBlockedUntil = obs.now + backoffFor(failures);
   }
+  let createRateLimitedUntil = memory.createRateLimitedUntil;
+  for (const r of results) {
+    if (r.rateLimitedUntil !== undefined) createRateLimitedUntil = Math.max(createRateLimitedUntil, r.rateLimitedUntil);
+  }
   const names = new Set(pool.map((a) => a.name));
   const drainRequested = memory.drainRequested.filter((n) => names.has(n));
+  const running = runningTasksByAgent(obs.queue.running);
+  const busySeenAt: Record<string, number> = {};
+  for (const a of pool) {
+    const seen = (running.get(a.id) ?? 0) > 0 ? obs.now : memory.busySeenAt[a.name];
+    if (seen !== undefined) busySeenAt[a.name] = seen;
+  }
   return {
     ...memory,
     provisionFailures: failures,
     createBlockedUntil,
     lastFailureAt,
+    createRateLimitedUntil,
     drainRequested,
+    busySeenAt,
   };
 }

@@ -29,6 +29,15 @@ export function plan(obs: Observation, cfg: EngineConfig, memory: EngineMemory, 
 const HOUR = 3_600_000;
 
 /**
+ * How long after `last_work` the agent's last work may have ended. Woodpecker writes `last_work` on a workflow's
+ * start (Init), log lines (Log), lease extensions (Extend) and end (Done), but only when the stored value is more
+ * than a minute old (server/rpc/rpc.go, updateAgentLastWorkDelay = 1 minute). So a workflow shorter than a minute
+ * leaves `last_work` at its start, and in general the last event of the last work happened at most a minute after
+ * `last_work`: an agent without running tasks has been idle since at most `last_work` + this.
+ */
+export const LAST_WORK_LAG_MS = 60_000;
+
+/**
  * Hourly billing: is the agent inside the teardown window before its next paid-hour boundary (anchored at its
  * creation)? window = billing margin + reconciliation interval (reference §4.10).
  */
@@ -124,9 +133,34 @@ class Planner {
     return this.cfg.policy === 'default';
   }
 
-  /** Seconds-resolution agent timestamp → ms age. */
+  /** Seconds-resolution agent timestamp → ms age. The one place the age of a Woodpecker timestamp is computed. */
   private ageOf(unixSeconds: number): number {
     return this.now - unixSeconds * 1000;
+  }
+
+  /**
+   * How long (ms) the agent has been without work: since the later of the end of work its `last_work` implies
+   * (`last_work` + LAST_WORK_LAG_MS) and the last observation at which this process saw it run a task.
+   * Infinity = it never worked.
+   */
+  private idleFor(pa: PoolAgent): number {
+    const a = pa.agent;
+    const sinceLastWork = a.last_work > 0 ? this.ageOf(a.last_work) - LAST_WORK_LAG_MS : Infinity;
+    const seen = this.memory.busySeenAt[a.name];
+    const sinceSeenBusy = seen !== undefined ? this.now - seen : Infinity;
+    return Math.min(sinceLastWork, sinceSeenBusy);
+  }
+
+  /**
+   * A drained agent that can take work at once and that no later stage removes: it made contact within the
+   * inactivity timeout (so it is not stale or never-connected), its server is listed and running (not failed, not
+   * missing, not being deleted), and no operator asked to drain it.
+   */
+  private canReactivate(pa: PoolAgent, adminDrained: ReadonlySet<string>): boolean {
+    const a = pa.agent;
+    if (!pa.noSchedule || pa.removed || adminDrained.has(a.name)) return false;
+    if (a.last_contact === 0 || this.ageOf(a.last_contact) > this.cfg.agentInactivityTimeout) return false;
+    return this.servers?.some((s) => s.name === a.name && s.state === 'running') === true;
   }
 
   private isBooting(pa: PoolAgent): boolean {
@@ -140,7 +174,7 @@ class Planner {
   private isIdle(pa: PoolAgent): boolean {
     if (pa.runningTasks > 0) return false;
     if (this.cfg.billingModel === 'hourly') return true;
-    return !(this.ageOf(pa.agent.last_work) < this.cfg.agentIdleTimeout);
+    return !(this.idleFor(pa) < this.cfg.agentIdleTimeout);
   }
 
   // ---- stage 1: scale up (reactivate, create) or down (drain) -------------------------------------------------
@@ -192,11 +226,12 @@ class Planner {
           )
         : reason('min-agents', `pool below min-agents ${this.cfg.minAgents}`);
     const adminDrained = new Set(this.memory.drainRequested);
-    // Reactivate drained agents first, but only as many as needed (upstream reactivated all of them).
+    // Reactivate drained agents first, but only as many as needed (upstream reactivated all of them), and only live
+    // ones (upstream also reactivated dead agents that a later stage then removed).
     let added = 0;
     for (const pa of this.pool) {
       if (added >= n) break;
-      if (!pa.noSchedule || pa.removed || adminDrained.has(pa.agent.name)) continue;
+      if (!this.canReactivate(pa, adminDrained)) continue;
       pa.noSchedule = false;
       this.actions.push({ kind: 'reactivate', agent: ref(pa.agent), reason: why });
       added++;
@@ -211,23 +246,28 @@ class Planner {
       );
       return added;
     }
-    if (this.isDefault && !this.servers) {
+    if (this.now < this.memory.createRateLimitedUntil) {
+      this.notes.push(
+        `create of ${creates} agent(s) held back: creates wait for the provider's rate limit until ` +
+          new Date(this.memory.createRateLimitedUntil).toISOString(),
+      );
+      return added;
+    }
+    if (!this.servers) {
       this.notes.push(`create of ${creates} agent(s) held back: the provider server list is unknown, so max-agents cannot be enforced`);
       return added;
     }
-    if (this.isDefault) {
-      // Every owned server and every pool agent (drained ones and orphans included) occupies a slot of max-agents,
-      // so the number of billed servers never exceeds it.
-      const occupied = new Set([...this.pool.map((pa) => pa.agent.name), ...(this.servers ?? []).map((s) => s.name)]);
-      const room = this.cfg.maxAgents - occupied.size;
-      // Reactivated agents were already in `occupied`.
-      if (creates > room) {
-        this.notes.push(
-          `create limited to ${Math.max(0, room)} of ${creates}: ${occupied.size} server(s)/agent(s) already ` +
-            `count against max-agents ${this.cfg.maxAgents}`,
-        );
-        creates = Math.max(0, room);
-      }
+    // Both policies: every owned server and every pool agent (drained ones and orphans included) occupies a slot of
+    // max-agents, so the number of billed servers never exceeds it.
+    const occupied = new Set([...this.pool.map((pa) => pa.agent.name), ...this.servers.map((s) => s.name)]);
+    const room = this.cfg.maxAgents - occupied.size;
+    // Reactivated agents were already in `occupied`.
+    if (creates > room) {
+      this.notes.push(
+        `create limited to ${Math.max(0, room)} of ${creates}: ${occupied.size} server(s)/agent(s) already ` +
+          `count against max-agents ${this.cfg.maxAgents}`,
+      );
+      creates = Math.max(0, room);
     }
     for (let i = 0; i < creates; i++) this.actions.push({ kind: 'create', reason: why });
     return added + creates;
@@ -242,12 +282,13 @@ class Planner {
       if (!inTeardownWindow(a, this.cfg, this.now)) return undefined;
       return reason('billing-window', 'idle capacity, and the agent is in the teardown window before its next paid hour');
     }
-    if (this.ageOf(a.last_work) < this.cfg.agentIdleTimeout) return undefined;
+    const idle = this.idleFor(pa);
+    if (idle < this.cfg.agentIdleTimeout) return undefined;
     return reason(
       'idle-timeout',
-      a.last_work === 0
+      idle === Infinity
         ? 'idle capacity, and the agent never ran a workflow'
-        : `idle capacity, and no work for ${roughDuration(this.ageOf(a.last_work))}`,
+        : `idle capacity, and no work for ${roughDuration(idle)}`,
     );
   }
 

@@ -3,8 +3,8 @@ import type { QueueInfo, WoodpeckerAgent } from '../woodpecker/types.js';
 
 /**
  * `upstream` reproduces woodpecker-ci/autoscaler's decisions (with the safety fixes every policy gets);
- * `default` adds ours: booting agents count as incoming capacity, owned servers count against max-agents,
- * and a fast queue poll triggers scale-up between reconciles.
+ * `default` adds ours: booting agents count as incoming capacity and a fast queue poll triggers scale-up between
+ * reconciles. Both count every owned server against max-agents.
  */
 export type Policy = 'default' | 'upstream';
 
@@ -50,6 +50,13 @@ export interface EngineMemory {
   createBlockedUntil: number;
   /** unix ms of the last failed provision (0 = none). */
   lastFailureAt: number;
+  /** unix ms until which no server is created: the provider's rate limit (Retry-After) refused a create. */
+  createRateLimitedUntil: number;
+  /**
+   * Per pool agent name: the last observation time (unix ms, this process's clock) at which the agent had a
+   * running task in the queue. Idle time counts from the later of this and the end of work `last_work` implies.
+   */
+  busySeenAt: Readonly<Record<string, number>>;
 }
 
 export const initialMemory: EngineMemory = {
@@ -59,6 +66,8 @@ export const initialMemory: EngineMemory = {
   provisionFailures: 0,
   createBlockedUntil: 0,
   lastFailureAt: 0,
+  createRateLimitedUntil: 0,
+  busySeenAt: {},
 };
 
 /** Machine-readable reasons. Every action carries one, plus a human sentence. */
@@ -94,7 +103,10 @@ export type Action =
   | { kind: 'reactivate'; agent: AgentRef; reason: Reason }
   /** PATCH no_schedule=true. */
   | { kind: 'drain'; agent: AgentRef; reason: Reason }
-  /** Remove the server, then delete the agent; only when it has no running tasks (re-checked before acting). */
+  /**
+   * Drain the agent, re-check its tasks, delete it (Woodpecker refuses while it runs tasks), then remove its server;
+   * only when it has no running tasks.
+   */
   | { kind: 'remove-agent'; agent: AgentRef; reason: Reason }
   /** Remove a server that has no agent (never touches anything without our markers: the provider guarantees it). */
   | { kind: 'remove-server'; name: string; reason: Reason }

@@ -129,3 +129,30 @@ describe('nextMemory: admin state', () => {
     assert.equal(before.provisionFailures, 0);
   });
 });
+
+describe('nextMemory: provider rate limit', () => {
+  it('a rate-limited create holds creates until Retry-After, and is no provisioning failure', () => {
+    const limited: ActionResult = { ...createR('skipped'), rateLimitedUntil: NOW + 90 * SEC };
+    const m = nextMemory(memory(), world(), [limited, createR('skipped')], '1');
+    assert.equal(m.createRateLimitedUntil, NOW + 90 * SEC);
+    assert.equal(m.provisionFailures, 0);
+    assert.equal(m.createBlockedUntil, 0);
+  });
+
+  it('an earlier, later limit is kept', () => {
+    const m = nextMemory(memory({ createRateLimitedUntil: NOW + 5 * MIN }), world(), [{ ...createR('skipped'), rateLimitedUntil: NOW + MIN }], '1');
+    assert.equal(m.createRateLimitedUntil, NOW + 5 * MIN);
+  });
+});
+
+describe('nextMemory: when pool agents were last seen busy', () => {
+  it('records the observation time for agents with running tasks, keeps older entries, drops agents that are gone', () => {
+    const before = memory({ busySeenAt: { [n('idle')]: NOW - MIN, [n('gone')]: NOW - MIN, [n('busy')]: NOW - 60 * MIN } });
+    const obs = world({
+      agents: [agent(1, n('busy')), agent(2, n('idle')), agent(3, n('new0')), agent(4, 'static-1')],
+      running: [1, 4],
+    });
+    const m = nextMemory(before, obs, [], '1');
+    assert.deepEqual(m.busySeenAt, { [n('busy')]: NOW, [n('idle')]: NOW - MIN });
+  });
+});

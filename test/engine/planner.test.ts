@@ -183,6 +183,50 @@ table('reactivation before creation', [
   },
 ]);
 
+table('reactivation: only live agents that no later stage removes', [
+  {
+    // Seen with a server delete that kept failing (HTTP 423): a dead drained agent was reactivated on every tick
+    // ("reactivate X, then remove X") while a new workflow waited and a healthy drained agent stayed unused.
+    name: 'dead drained agents (stale, failed/missing/unlisted server, never connected) are skipped; a healthy one is used',
+    obs: world({
+      agents: [
+        agent(1, n('stal'), { drained: true, contact: 20 * MIN, work: 30 * MIN }),
+        agent(2, n('fail'), { drained: true, work: 30 * MIN }),
+        agent(3, n('nosv'), { drained: true, work: 30 * MIN }),
+        agent(4, n('nevr'), { drained: true, contact: null, work: null }),
+        agent(5, n('dele'), { drained: true, work: 30 * MIN }),
+        agent(6, n('hlth'), { drained: true, work: 30 * MIN }),
+      ],
+      servers: [
+        server(n('stal')),
+        server(n('fail'), { state: 'failed' }),
+        server(n('nevr')),
+        server(n('dele'), { state: 'deleting' }),
+        server(n('hlth')),
+      ],
+      pending: 1,
+    }),
+    expect: [
+      ['reactivate', n('hlth'), 'pending-work'],
+      ['remove-agent', n('fail'), 'server-failed'],
+      ['delete-agent', n('nosv'), 'server-missing'],
+      ['remove-agent', n('stal'), 'drained'],
+      ['remove-agent', n('nevr'), 'drained'],
+      ['remove-agent', n('dele'), 'drained'],
+    ],
+  },
+  {
+    name: 'no live drained agent: a new one is created instead, the dead one is removed',
+    obs: world({ agents: [agent(1, n('stal'), { drained: true, contact: 20 * MIN, work: 30 * MIN })], pending: 1 }),
+    expect: [...creates(1), ['remove-agent', n('stal'), 'drained']],
+  },
+  {
+    name: 'a server list that could not be read: nothing is reactivated (its server may be gone)',
+    obs: world({ agents: [agent(1, n('drnd'), { drained: true, work: 30 * MIN })], servers: 'unavailable', pending: 1 }),
+    expect: [['remove-agent', n('drnd'), 'drained']],
+  },
+]);
+
 // ---- drain (reference §4.5) ---------------------------------------------------------------------------------------
 
 table('drain eligibility', [
@@ -199,13 +243,13 @@ table('drain eligibility', [
     },
   },
   {
-    name: 'per-second: idle timeout reached (>=) or never worked; recent work keeps the agent',
+    name: 'per-second: idle timeout reached (>=, counted from last_work + 60 s) or never worked; recent work keeps the agent',
     obs: world({
       agents: [
         agent(1, n('rcnt'), { work: 5 * MIN }),
-        agent(2, n('edge'), { work: 10 * MIN }),
+        agent(2, n('edge'), { work: 11 * MIN }),
         agent(3, n('nevr'), IDLE),
-        agent(4, n('almo'), { work: 10 * MIN - SEC }),
+        agent(4, n('almo'), { work: 11 * MIN - SEC }),
       ],
       free: 4,
     }),
@@ -293,6 +337,46 @@ table('drain eligibility', [
     name: 'pool at min-agents: nothing drained even with idle slots',
     cfg: { minAgents: 1 },
     obs: world({ agents: [agent(1, n('aaaa'), IDLE)], free: 1 }),
+    expect: [],
+  },
+]);
+
+// ---- idle time: last_work lags the end of work by up to a minute (real server, updateAgentLastWorkDelay) --------
+
+table('idle time counts from the end of work, not from last_work', [
+  {
+    // The real server left last_work at the start of a 30 s workflow; with a 20 s idle timeout the agent was
+    // drained 1 s after the workflow ended.
+    name: 'not drained 1 s after a 30 s workflow with a 20 s idle timeout (last_work = its start)',
+    cfg: { agentIdleTimeout: 20 * SEC },
+    obs: world({ agents: [agent(1, n('aaaa'), { work: 31 * SEC })], free: 1 }),
+    expect: [],
+    note: /could be drained but none more is eligible/,
+  },
+  {
+    name: 'drained once last_work + 60 s is older than the idle timeout',
+    cfg: { agentIdleTimeout: 20 * SEC },
+    obs: world({ agents: [agent(1, n('aaaa'), { work: 80 * SEC })], free: 1 }),
+    expect: {
+      upstream: [
+        ['drain', n('aaaa'), 'idle-timeout'],
+        ['remove-agent', n('aaaa'), 'drained'],
+      ],
+      default: [['drain', n('aaaa'), 'idle-timeout']],
+    },
+  },
+  {
+    name: 'an agent this process saw running a task 5 s ago is not idle, whatever last_work says',
+    cfg: { agentIdleTimeout: MIN },
+    mem: { busySeenAt: { [n('aaaa')]: NOW - 5 * SEC } },
+    obs: world({ agents: [agent(1, n('aaaa'), { work: 30 * MIN }), agent(2, n('drnd'), { drained: true, work: 30 * MIN })], free: 1 }),
+    expect: [['remove-agent', n('drnd'), 'drained']],
+  },
+  {
+    name: 'a drained agent seen busy 30 s ago is not removed yet with a 1 m idle timeout',
+    cfg: { agentIdleTimeout: MIN },
+    mem: { busySeenAt: { [n('drnd')]: NOW - 30 * SEC } },
+    obs: world({ agents: [agent(1, n('drnd'), { drained: true, work: 30 * MIN })] }),
     expect: [],
   },
 ]);
@@ -478,6 +562,19 @@ table('back-off', [
     note: /held back: 2 failed provision\(s\), back-off for 60s more/,
   },
   {
+    name: "creates wait for the provider's rate limit (Retry-After); reactivation still happens",
+    mem: { createRateLimitedUntil: NOW + 30 * SEC },
+    obs: world({ agents: [agent(1, n('aaaa'), { drained: true })], pending: 3 }),
+    expect: [['reactivate', n('aaaa'), 'pending-work']],
+    note: /creates wait for the provider's rate limit until 2026-01-15T12:00:30\.000Z/,
+  },
+  {
+    name: 'creates resume once Retry-After has passed',
+    mem: { createRateLimitedUntil: NOW },
+    obs: world({ pending: 1 }),
+    expect: creates(1),
+  },
+  {
     name: 'creates resume when the back-off has run out',
     mem: { provisionFailures: 2, createBlockedUntil: NOW, lastFailureAt: NOW - MIN },
     obs: world({ pending: 2 }),
@@ -585,7 +682,7 @@ table('scale-up mode (queue poll)', [
   },
 ]);
 
-table('default policy: max-agents counts owned servers and drained agents', [
+table('max-agents counts owned servers and drained agents (both policies)', [
   {
     name: 'an admin-drained agent and a young orphan server occupy two of three slots',
     cfg: { maxAgents: 3 },
@@ -595,13 +692,20 @@ table('default policy: max-agents counts owned servers and drained agents', [
       extraServers: [server(n('orph'), { age: MIN, state: 'booting' })],
       pending: 5,
     }),
-    expect: { upstream: creates(3), default: creates(1) },
+    expect: creates(1),
+    note: /create limited to 1 of 3: 2 server\(s\)\/agent\(s\) already count against max-agents 3/,
   },
   {
     name: 'the pool already fills max-agents with servers: no create at all',
     cfg: { maxAgents: 2 },
     obs: world({ extraServers: [server(n('orp1'), { age: MIN }), server(n('orp2'), { age: MIN })], pending: 2 }),
-    expect: { upstream: creates(2), default: [] },
+    expect: [],
+  },
+  {
+    name: 'an unknown server list holds every create back (max-agents cannot be checked)',
+    obs: world({ servers: 'unavailable', pending: 2 }),
+    expect: [],
+    note: /held back: the provider server list is unknown/,
   },
 ]);
 
