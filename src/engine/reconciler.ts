@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
 import type { Clock, RandomFn } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
+import { applyResults } from './after.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
 import { nextMemory } from './memory.js';
 import { plan } from './planner.js';
@@ -30,6 +31,8 @@ export interface TickReport {
   /** Errors of this tick (observation, actions, sweep); the tick still ran every stage it could. */
   errors: string[];
   observation?: Observation;
+  /** The observation with this tick's action results applied (what the pool looks like after the tick). */
+  state?: Observation;
   plan?: Plan;
   results: ActionResult[];
   memory: EngineMemory;
@@ -115,6 +118,7 @@ export class Reconciler {
     let observation: Observation | undefined;
     let planned: Plan | undefined;
     let results: ActionResult[] = [];
+    let state: Observation | undefined;
     try {
       try {
         observation = await this.observe(mode, signal);
@@ -159,7 +163,10 @@ export class Reconciler {
           taken,
         );
         for (const r of results) if (r.outcome === 'failed') errors.push(`${r.action.kind} ${r.name}: ${r.detail ?? 'failed'}`);
-        this.rememberServers(results);
+        state = applyResults(observation, results);
+        // Keeps the cached server list (used by scale-up ticks between full ones) in step with what this tick
+        // created and removed, so max-agents and names stay right until the next full list.
+        this.lastServers = state.servers;
         this.memory = nextMemory(this.memory, observation, results, config.poolId);
       }
       if (mode === 'full') await this.maybeSweep(errors, signal);
@@ -173,6 +180,7 @@ export class Reconciler {
       ok: errors.length === 0,
       errors,
       observation,
+      state,
       plan: planned,
       results,
       memory: this.memory,
@@ -186,22 +194,6 @@ export class Reconciler {
       }
     }
     return report;
-  }
-
-  /**
-   * Keeps the cached server list (used by scale-up ticks between full ones) in step with what this tick created
-   * and removed, so max-agents and names stay right until the next full list.
-   */
-  private rememberServers(results: readonly ActionResult[]): void {
-    if (!this.lastServers) return;
-    const removed = new Set(
-      results
-        .filter((r) => r.outcome === 'done' && (r.action.kind === 'remove-agent' || r.action.kind === 'remove-server'))
-        .map((r) => r.name),
-    );
-    const created = results.flatMap((r) => (r.server ? [r.server] : []));
-    if (removed.size === 0 && created.length === 0) return;
-    this.lastServers = [...this.lastServers.filter((s) => !removed.has(s.name)), ...created];
   }
 
   private async maybeSweep(errors: string[], signal?: AbortSignal): Promise<void> {

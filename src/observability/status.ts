@@ -228,8 +228,13 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
   const decisionLog: Decision[] = [];
   const series: SeriesPoint[] = [];
 
+  /** The pool as the tick left it: its observation with the tick's actions applied. */
+  function afterTick(report: TickReport): TickReport['observation'] {
+    return report.state ?? report.observation;
+  }
+
   function agentStates(report: TickReport, now: number): AgentStatus[] {
-    const obs = report.observation;
+    const obs = afterTick(report);
     if (!obs) return [];
     const mem = report.memory;
     const cordoned = new Set(mem.cordoned);
@@ -290,7 +295,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     last = report;
     lastTick = tickStatus(report);
     if (report.mode === 'full') lastFull = lastTick;
-    const obs = report.observation;
+    const obs = afterTick(report);
     if (!obs) return;
     lastWithObservation = report;
     if (obs.servers !== undefined) lastServers = obs.servers;
@@ -335,7 +340,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     const now = clock.now();
     const rep = lastWithObservation;
     const mem = memory ?? last?.memory;
-    const obs = rep?.observation;
+    const obs = rep && afterTick(rep);
     const price = cost.info();
     const summary = last?.plan?.summary ?? rep?.plan?.summary ?? null;
     const agents = rep ? agentStates(memory ? { ...rep, memory } : rep, now) : [];

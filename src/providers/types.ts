@@ -63,6 +63,24 @@ export class DeployOutcomeUnknownError extends Error {
   override name = 'DeployOutcomeUnknownError';
 }
 
+/** How long to wait after a 429 that carries no (valid) `Retry-After`. */
+export const DEFAULT_RETRY_AFTER_MS = 60_000;
+
+/**
+ * Thrown by `deploy` when the provider refused the create because of its rate limit (HTTP 429): no server was
+ * created. The engine unregisters the agent and creates nothing before `retryAfterMs` has passed; it is not a
+ * provisioning failure (no back-off, no failure count).
+ */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  /** The provider's `Retry-After`, in ms (DEFAULT_RETRY_AFTER_MS when it sent none). */
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 /**
  * The provider contract. Everything the engine knows about servers comes from `list()`.
  * - `deploy` creates exactly one server named `agent.name`; it must never create a second one for the same name
@@ -78,6 +96,7 @@ export interface Provider {
   /** Commands that run in cloud-init before the agent starts (metadata blackhole). */
   readonly preExec: readonly string[];
   readonly postExec: readonly string[];
+  /** Throws `RateLimitedError` when the provider's rate limit refused the create (nothing was created). */
   deploy(req: DeployRequest, signal?: AbortSignal): Promise<ProviderServer>;
   remove(name: string, signal?: AbortSignal): Promise<RemoveResult>;
   list(signal?: AbortSignal): Promise<ProviderServer[]>;

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Reconciler } from '../../src/engine/reconciler.js';
+import { RateLimitedError } from '../../src/providers/types.js';
 import type { Policy } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { Clock, RandomFn } from '../../src/util/clock.js';
@@ -64,8 +65,8 @@ describe('Reconciler.tick', () => {
     assert.ok(r.errors.includes('listing provider servers failed'));
     assert.deepEqual(mutating(s.log.calls), [
       `wp.updateAgent(2,${n('stal')},no_schedule=true)`,
-      `provider.remove(${n('stal')})`,
       'wp.deleteAgent(2)',
+      `provider.remove(${n('stal')})`,
     ]);
   });
 
@@ -176,6 +177,67 @@ describe('Reconciler.tick', () => {
       ['remove-agent', 'drained'],
     ]);
     assert.deepEqual(s.reconciler.state.drainRequested, [n('aaaa')], 'forgotten only once the agent is gone');
+  });
+
+  it("a 429 on a create waits for Retry-After: one register/unregister, no back-off, then a create", async () => {
+    const s = setup();
+    s.wp.queue = () => queue({ pending: 1 });
+    s.provider.deployError = new RateLimitedError('429', 60 * SEC);
+    const first = await s.reconciler.tick();
+    assert.deepEqual(first.results.map((x) => [x.action.kind, x.outcome]), [['create', 'skipped']]);
+    assert.equal(first.ok, true, 'a rate limit is not an error of the tick');
+    assert.equal(s.reconciler.state.provisionFailures, 0);
+    assert.equal(s.reconciler.state.createRateLimitedUntil, NOW + 60 * SEC);
+    for (const t of [5, 30, 59]) {
+      s.clock.t = NOW + t * SEC;
+      const held = await s.reconciler.tick('scale-up');
+      assert.deepEqual(held.plan?.actions, [], `nothing at +${t}s`);
+      assert.ok(held.plan?.notes.some((x) => /creates wait for the provider's rate limit until/.test(x)));
+    }
+    assert.equal(s.log.calls.filter((c) => c.startsWith('wp.createAgent')).length, 1, 'one registration per Retry-After');
+    s.clock.t = NOW + 60 * SEC;
+    s.provider.deployError = undefined;
+    const retry = await s.reconciler.tick('scale-up');
+    assert.deepEqual(retry.results.map((x) => [x.action.kind, x.outcome]), [['create', 'done']]);
+  });
+
+  it('reports the pool after its actions: created agent and server booting, removed ones gone, drained flagged', async () => {
+    const s = setup({ random: spelling('abcd') });
+    s.wp.seed(agent(1, n('stal'), { contact: HOUR, work: HOUR }), agent(2, n('busy'), { work: 30 * MIN }));
+    s.wp.tasks.set(2, 1);
+    s.provider.seed(server(n('stal')), server(n('busy')));
+    s.wp.queue = () => queue({ pending: 1, running: [0] });
+    s.reconciler.requestDrain(n('busy'));
+    const r = await s.reconciler.tick();
+    assert.deepEqual(r.observation?.agents.map((a) => [a.name, a.no_schedule]), [
+      [n('stal'), false],
+      [n('busy'), false],
+    ]);
+    assert.deepEqual(r.state?.agents.map((a) => [a.name, a.no_schedule, a.last_contact, a.token]), [
+      [n('busy'), true, r.observation?.agents[1]?.last_contact, 'secret-token-2'],
+      [n('abcd'), false, 0, ''],
+    ]);
+    assert.deepEqual(r.state?.servers?.map((x) => [x.name, x.state]), [
+      [n('busy'), 'running'],
+      [n('abcd'), 'booting'],
+    ]);
+  });
+
+  it('an agent deleted whose server removal failed: the server is removed as agent-missing on a later tick', async () => {
+    const s = setup();
+    s.wp.seed(agent(1, n('stuk'), { contact: HOUR, work: HOUR }));
+    s.provider.seed(server(n('stuk'), { age: HOUR, now: NOW }));
+    s.provider.removeError = new Error('HTTP 423 locked');
+    const first = await s.reconciler.tick();
+    assert.deepEqual(first.results.map((x) => [x.action.kind, x.outcome]), [['remove-agent', 'failed']]);
+    assert.equal(s.wp.agents.size, 0);
+    s.provider.removeError = undefined;
+    s.clock.t = NOW + MIN;
+    const later = await s.reconciler.tick();
+    assert.deepEqual(later.results.map((x) => [x.action.kind, x.name, x.action.reason.code, x.outcome]), [
+      ['remove-server', n('stuk'), 'agent-missing', 'done'],
+    ]);
+    assert.equal(s.provider.servers.size, 0);
   });
 
   it('refuses to run two ticks at once', async () => {

@@ -1,6 +1,7 @@
 import type { Clock, FetchFn, RandomFn } from '../../util/clock.js';
 import { isRecord } from '../../util/guards.js';
 import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../../util/http.js';
+import { parseRetryAfter } from '../../util/retry-after.js';
 import type {
   TwAccountStatus,
   TwConfigurator,
@@ -106,6 +107,8 @@ export class TimewebApiError extends Error {
   readonly apiMessage: string;
   /** `response_id` to quote to Timeweb support. */
   readonly responseId: string | undefined;
+  /** A 429's `Retry-After` in ms, when Timeweb sent a readable one. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(init: {
     kind: TimewebErrorKind;
@@ -114,6 +117,7 @@ export class TimewebApiError extends Error {
     errorCode?: string;
     apiMessage: string;
     responseId?: string;
+    retryAfterMs?: number;
     cause?: unknown;
   }) {
     const code = init.errorCode ? ` ${init.errorCode}` : '';
@@ -126,6 +130,7 @@ export class TimewebApiError extends Error {
     this.errorCode = init.errorCode;
     this.apiMessage = init.apiMessage;
     this.responseId = init.responseId;
+    this.retryAfterMs = init.retryAfterMs;
   }
 
   /** The request may or may not have taken effect (timeout, network error, 5xx). */
@@ -580,7 +585,8 @@ export class TimewebClient {
     else if (!isJson) apiMessage = `non-JSON response (${contentTypeOf(raw)}): ${this.snippet(text, secrets)}`;
     else if (message !== undefined && message !== '') apiMessage = hint ? `${hint}: ${message}` : message;
     else apiMessage = hint ?? this.snippet(text, secrets);
-    return new TimewebApiError({ kind: 'http', status: raw.status, endpoint, errorCode, apiMessage, responseId });
+    const retryAfterMs = raw.status === 429 ? parseRetryAfter(raw.headers.get('retry-after'), this.clock.now()) : undefined;
+    return new TimewebApiError({ kind: 'http', status: raw.status, endpoint, errorCode, apiMessage, responseId, retryAfterMs });
   }
 
   private snippet(text: string, secrets: string[] = []): string {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../../config/types.js';
 import type { Clock } from '../../util/clock.js';
 import { errorMessage } from '../../util/guards.js';
-import { DeployOutcomeUnknownError } from '../types.js';
+import { DEFAULT_RETRY_AFTER_MS, DeployOutcomeUnknownError, RateLimitedError } from '../types.js';
 import type {
   BillingModel,
   DeployRequest,
@@ -220,6 +220,15 @@ export class TimewebProvider implements Provider {
           return this.toProviderServer(server);
         } catch (err) {
           if (!(err instanceof TimewebApiError)) throw err;
+          if (err.status === 429) {
+            // Refused before anything was created: the engine waits for Retry-After (not a provisioning failure).
+            const retryAfterMs = err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+            throw new RateLimitedError(
+              `timewebcloud: the rate limit refused the create of ${name}; retry after ${Math.ceil(retryAfterMs / 1000)} s (${err.message})`,
+              retryAfterMs,
+              { cause: err },
+            );
+          }
           if (err.ambiguous) {
             const adopted = await this.lookAfterAmbiguousCreate(name, err, signal);
             if (adopted) return adopted;
