@@ -9,7 +9,9 @@ import type { QueueStats, WoodpeckerAgent } from '../woodpecker/types.js';
  *
  * It copies the real server's quirks on purpose (reference §1): JSON `null` for empty lists, 50 agents per page,
  * 200 text/html for every unknown route, text/plain errors, an ignored body without `Content-Type: application/json`,
- * PATCH overwriting both `name` and `no_schedule`, 409 when deleting an agent with running tasks.
+ * PATCH overwriting both `name` and `no_schedule`, 409 when deleting an agent with running tasks, and `last_work`
+ * written on a workflow's start, log lines, lease extensions and end only when the stored value is more than a
+ * minute old (so a workflow shorter than a minute leaves it at its start).
  *
  * Time comes only from the injected clock, so it runs in virtual time. The state is always brought up to
  * `clock.now()` before any request or control call (`tick()`): tasks finish at exactly `startedAt + durationMs`,
@@ -47,6 +49,13 @@ export interface FakeWoodpeckerOptions {
   healthIntervalMs?: number;
   /** `last_work` is written at most this often (server's updateAgentLastWorkDelay). Default 60 s. */
   lastWorkDelayMs?: number;
+  /**
+   * A running workflow sends a log line this often (the agent's Log stream; each one may write `last_work`).
+   * Default 5 s; 0 = quiet workflows (only the lease extensions, every `extendIntervalMs`).
+   */
+  logIntervalMs?: number;
+  /** The agent extends a running workflow's lease this often (Extend; may write `last_work`). Default 60 s. */
+  extendIntervalMs?: number;
   /** A running task its agent stopped extending (agent died) is requeued after this. Default 60 s. */
   taskTimeoutMs?: number;
   /**
@@ -273,6 +282,7 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
   const healthIntervalMs = opts.healthIntervalMs ?? 10_000;
   const lastWorkDelaySec = Math.round((opts.lastWorkDelayMs ?? 60_000) / 1000);
   const taskTimeoutMs = opts.taskTimeoutMs ?? 60_000;
+  const workIntervals = [opts.logIntervalMs ?? 5_000, opts.extendIntervalMs ?? 60_000].filter((ms) => ms > 0);
   const pick = opts.pick ?? 'random';
 
   const agents = new Map<number, AgentRec>();
@@ -307,6 +317,43 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
     if (!rec) return;
     if (rec.agent.last_work > sec(t) - lastWorkDelaySec) return;
     rec.agent.last_work = sec(t);
+  }
+
+  /**
+   * The first Log or Extend event of a running task at or after `from` (unix ms): they come every log interval and
+   * every extend interval after its start, and stop at its end (Done writes last_work itself).
+   */
+  function nextWorkEvent(task: TaskRec, from: number): number | undefined {
+    const started = task.startedAt;
+    if (started === undefined || task.finishAt === undefined || task.orphanDeadline !== undefined) return undefined;
+    let next: number | undefined;
+    for (const every of workIntervals) {
+      const k = Math.max(1, Math.ceil((from - started) / every));
+      const at = started + k * every;
+      if (at < task.finishAt && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
+  /**
+   * Applies the Log/Extend events of running tasks in (after, upTo], in time order. Only the events that write
+   * `last_work` matter (the stored value is a minute old), so each step jumps to the next such event.
+   */
+  function workEvents(after: number, upTo: number): void {
+    let floor = after + 1;
+    for (;;) {
+      let best: { at: number; agentId: number } | undefined;
+      for (const task of running.values()) {
+        const rec = agents.get(task.agentId);
+        if (!rec) continue;
+        const due = Math.max(floor, (rec.agent.last_work + lastWorkDelaySec) * 1000);
+        const at = nextWorkEvent(task, due);
+        if (at !== undefined && at <= upTo && (best === undefined || at < best.at)) best = { at, agentId: task.agentId };
+      }
+      if (!best) return;
+      touchWork(best.agentId, best.at);
+      floor = best.at;
+    }
   }
 
   function activeTasksOf(agentId: number): TaskRec[] {
@@ -487,6 +534,7 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
       const at = nextEventAt();
       if (at === undefined || at > now) break;
       const t = Math.max(cursor, at);
+      workEvents(cursor, t);
       cursor = t;
       for (const rec of agents.values()) touchContact(rec, t);
       const due = [...running.values()]
@@ -498,10 +546,9 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
       }
       schedule(t);
     }
+    workEvents(cursor, now);
     cursor = now;
     for (const rec of agents.values()) touchContact(rec, now);
-    // Agents that run work send logs and extend their tasks all the time.
-    for (const task of running.values()) if (task.orphanDeadline === undefined) touchWork(task.agentId, now);
     schedule(now);
   }
 

@@ -10,6 +10,7 @@ import {
   timewebCloudProvider,
 } from '../../src/providers/timeweb/provider.js';
 import { findProvider } from '../../src/providers/registry.js';
+import { RateLimitedError } from '../../src/providers/types.js';
 import { floatingIpComment, serverComment } from '../../src/providers/timeweb/ownership.js';
 import type { FakeTimeweb, FakeTimewebOptions } from '../../src/sandbox/fake-timeweb.js';
 import type { TwServer } from '../../src/providers/timeweb/types.js';
@@ -489,6 +490,37 @@ test('ambiguous failures twice → error after at most two creates, no server; a
   await assert.rejects(s2.provider.deploy(agent('pool-1-agent-Lost')), /GET \/api\/v1\/servers: HTTP 500/);
   assert.equal(s2.fake.requestCounts()['POST /api/v1/servers'], 1, 'no second create without a successful look');
   assert.equal(s2.fake.serverByName('pool-1-agent-Lost').length, 1);
+});
+
+test('429 on create → RateLimitedError with Retry-After (seconds, HTTP date, absent → 60 s); no retry, no server', async () => {
+  const cases: Array<{ header: (now: number) => string | undefined; ms: number }> = [
+    { header: () => '120', ms: 120_000 },
+    { header: (now) => new Date(now + 45_000).toUTCString(), ms: 45_000 },
+    { header: () => undefined, ms: 60_000 },
+    { header: () => 'soon', ms: 60_000 },
+  ];
+  for (const c of cases) {
+    const s = await setup();
+    const value = c.header(s.clock.now());
+    s.fake.injectFault((req) => {
+      if (req.route !== 'POST /api/v1/servers') return undefined;
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (value !== undefined) headers['retry-after'] = value;
+      return new Response(JSON.stringify({ status_code: 429, error_code: 'too_many_requests', message: 'Too Many Requests' }), {
+        status: 429,
+        headers,
+      });
+    });
+    const err: unknown = await s.provider.deploy(agent('pool-1-agent-Rate')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RateLimitedError, `Retry-After ${String(value)}: ${String(err)}`);
+    assert.equal(err.retryAfterMs, c.ms, `Retry-After ${String(value)}`);
+    assert.match(err.message, /rate limit refused the create of pool-1-agent-Rate/);
+    assert.equal(s.fake.requestCounts()['POST /api/v1/servers'], 1, 'never retried');
+    assert.equal(s.fake.serverByName('pool-1-agent-Rate').length, 0);
+  }
 });
 
 test('preset fallback: an unavailable preset moves on to the next candidate', async () => {

@@ -435,8 +435,8 @@ describe('fake Woodpecker: queue and agents', () => {
     assert.equal(fake.agent(a.id)?.connection, 'dead');
   });
 
-  it('writes last_work on task start and finish, at most once per minute', async () => {
-    const { fake, clock } = makeFake();
+  it('writes last_work on task start and finish, at most once per minute (quiet workflows: no log lines)', async () => {
+    const { fake, clock } = makeFake({ logIntervalMs: 0 });
     const t0 = clock.now();
     const a = await createAgent(fake, 'a');
     fake.connectAgent(a.token, { capacity: 2 });
@@ -450,6 +450,43 @@ describe('fake Woodpecker: queue and agents', () => {
     assert.equal(fake.agent(a.id)?.last_work, sec(t0 + 80_000), 'finish 80 s after the last write');
     clock.advance(600_000);
     assert.equal(fake.agent(a.id)?.last_work, sec(t0 + 80_000), 'idle: unchanged');
+  });
+
+  it('a 30 s workflow leaves last_work at its start, however often the agent is observed', async () => {
+    const { fake, clock } = makeFake();
+    const t0 = clock.now();
+    const a = await createAgent(fake, 'a');
+    fake.connectAgent(a.token, { capacity: 1 });
+    fake.addWorkflow({ durationMs: 30_000 });
+    for (let i = 0; i < 40; i++) {
+      clock.advance(1_000);
+      await getJson(fake, '/api/agents');
+      assert.equal(fake.agent(a.id)?.last_work, sec(t0), `+${i + 1}s`);
+    }
+    assert.equal(fake.state().running.length, 0, 'the workflow ended at +30 s');
+  });
+
+  it('a long workflow writes last_work from its log lines and extensions, once a minute, at event times', async () => {
+    const cases: Array<{ name: string; opts: { logIntervalMs?: number; extendIntervalMs?: number }; expect: number[] }> = [
+      // logs every 5 s: written at the first log event a minute after the last write (60, 120, 180 s)
+      { name: 'logging workflow', opts: {}, expect: [0, 0, 0, 60, 60, 120, 120, 120, 180] },
+      // no logs: only the Extends (every 45 s here) write it; Done at 200 s is within a minute of the write at 180 s
+      { name: 'quiet workflow', opts: { logIntervalMs: 0, extendIntervalMs: 45_000 }, expect: [0, 0, 0, 0, 90, 90, 90, 90, 180] },
+    ];
+    for (const c of cases) {
+      const { fake, clock } = makeFake(c.opts);
+      const t0 = clock.now();
+      const a = await createAgent(fake, 'a');
+      fake.connectAgent(a.token, { capacity: 1 });
+      fake.addWorkflow({ durationMs: 200_000 });
+      const seen: number[] = [];
+      // Observed every 25 s: the values must not depend on when the fake is asked.
+      for (let i = 0; i < 9; i++) {
+        seen.push((fake.agent(a.id)?.last_work ?? 0) - sec(t0));
+        clock.advance(i === 7 ? 100_000 : 25_000);
+      }
+      assert.deepEqual(seen, c.expect, c.name);
+    }
   });
 
   it('requeues the work of a dead agent after the task timeout (front of the queue)', async () => {
