@@ -47,7 +47,7 @@ export type RestartPoint =
   /** at the server delete: before it reaches Timeweb, or after Timeweb deleted it */
   | 'delete-server-before'
   | 'delete-server-after'
-  /** after the agent was deleted (its server is already gone) */
+  /** after the agent was deleted (before its server is removed) */
   | 'delete-agent-after'
   /** at whatever request comes next (the point was not reached in time) */
   | 'any-request';
@@ -328,7 +328,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
     const n = ownedServers().length;
     const over = n > sc.maxAgents;
     // One violation per episode (until the count is back within max-agents).
-    if (over && !overMax && sc.policy === 'default') {
+    if (over && !overMax) {
       violate(`${n} owned servers > max-agents ${sc.maxAgents} (${where}): ${ownedServers().map((x) => x.name).join(', ')}`);
     }
     overMax = over;
@@ -370,6 +370,9 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
           if (agent && agent.runningTaskIds.length > 0) {
             violate(`${who}: deletes the VM of agent ${agent.name} while it runs ${agent.runningTaskIds.length} task(s)`);
           }
+          // The agent record goes first (Woodpecker refuses that while it runs tasks), the server after it: a server
+          // whose agent is still registered could get a workflow at any moment (another instance may reactivate it).
+          if (agent) violate(`${who}: deletes the VM of agent ${agent.name} while the agent is still registered`);
         }
       }
       if (info.write && info.route.includes('/api/v1/floating-ips/:id')) {
