@@ -1,4 +1,5 @@
 import type { ActionResult } from '../../src/engine/executor.js';
+import { applyResults } from '../../src/engine/after.js';
 import { plan } from '../../src/engine/planner.js';
 import type { TickReport } from '../../src/engine/reconciler.js';
 import { initialMemory } from '../../src/engine/types.js';
@@ -135,6 +136,7 @@ export function report(p: {
     ok: errors.length === 0,
     errors,
     observation,
+    state: applyResults(observation, results),
     plan: plan(observation, config, memory, mode),
     results,
     memory,

@@ -90,6 +90,53 @@ describe('status tracker', () => {
     assert.ok(!JSON.stringify(s).includes(SECRET_AGENT_TOKEN), 'no agent token in the snapshot');
   });
 
+  it("shows the pool after the tick's actions, not the observation taken before them", () => {
+    const clock = manualClock(T0 + 2_000);
+    const st = createStatusTracker({ clock, config });
+    const contact = sec(T0 - 5000);
+    const why = { code: 'pending-work' as const, message: 'test' };
+    const created = agent({ id: 9, name: 'pool-1-agent-newa', created: sec(T0 + 1000) });
+    st.observeTick(
+      report({
+        now: T0,
+        agents: [
+          agent({ id: 1, name: 'pool-1-agent-idle', last_contact: contact }),
+          agent({ id: 2, name: 'pool-1-agent-stal', last_contact: sec(T0 - 30 * MIN) }),
+        ],
+        servers: [server('pool-1-agent-idle', T0 - 60 * MIN), server('pool-1-agent-stal', T0 - 60 * MIN)],
+        results: [
+          result({ kind: 'create', reason: why }, {
+            name: 'pool-1-agent-newa',
+            agent: created,
+            server: server('pool-1-agent-newa', T0 + 1000, { state: 'booting', status: 'installing' }),
+          }),
+          result({ kind: 'drain', agent: { id: 1, name: 'pool-1-agent-idle' }, reason: why }, { name: 'pool-1-agent-idle' }),
+          result({ kind: 'remove-agent', agent: { id: 2, name: 'pool-1-agent-stal' }, reason: why }, {
+            name: 'pool-1-agent-stal',
+            agentGone: true,
+            serverGone: true,
+          }),
+        ],
+      }),
+    );
+    const s = st.snapshot();
+    assert.deepEqual(
+      s.agents.map((a) => [a.name, a.state]),
+      [
+        ['pool-1-agent-idle', 'drained'],
+        ['pool-1-agent-newa', 'booting'],
+      ],
+    );
+    assert.deepEqual(
+      s.servers.map((x) => [x.name, x.state, x.hasAgent]),
+      [
+        ['pool-1-agent-idle', 'running', true],
+        ['pool-1-agent-newa', 'booting', true],
+      ],
+    );
+    assert.equal(s.series.at(-1)?.servers, 2);
+  });
+
   it('records decisions with reasons, most recent first, bounded', () => {
     const clock = manualClock();
     const st = createStatusTracker({ clock, maxDecisions: 3 });
