@@ -217,6 +217,17 @@ export const coreOptions: readonly OptionSpec[] = [
     description:
       'As in the Go autoscaler 1.5.0 (removed on its main): count only the queue\'s workflows whose labels have exactly this key and value, e.g. platform=linux/arm64, so that one autoscaler serves one architecture or region. Pending and running then count the matching workflows only; free slots stay those of every agent on the server. Empty = every workflow.',
   },
+  {
+    key: 'poolsFile',
+    flag: 'pools-file',
+    env: ['WOODPECKER_POOLS_FILE'],
+    type: 'string',
+    default: '',
+    placeholder: 'FILE',
+    category: CoreCategory.scaling,
+    description:
+      'YAML file listing several pools (label-aware scaling), each with an id and its own pool settings named like the flags (max-agents, agent-labels, timewebcloud-preset-id, …); see docs/pools.md. Not used by the daemon yet: it is only read and checked by the pools-file loader.',
+  },
 
   // Woodpecker server
   {
