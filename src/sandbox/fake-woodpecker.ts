@@ -417,19 +417,22 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
     };
   }
 
-  /** server/scheduler filter: every (non-internal, non-empty) task label must be on the agent, same value or `*`. */
+  /**
+   * server/rpc/filter.go: every (non-internal, non-empty) task label must be on the agent (or as `!key`), with an
+   * agent value that is `*` or equal, where the agent value is a comma list of such values.
+   */
   function matches(rec: AgentRec, task: TaskRec): boolean {
     const labels = agentLabels(rec);
     for (const [k, v] of Object.entries(task.labels)) {
       if (v === '' || k.startsWith(INTERNAL_LABEL_PREFIX)) continue;
       const have = labels[k] ?? labels[`!${k}`];
-      if (have === undefined || (have !== '*' && have !== v)) return false;
+      if (have === undefined || !have.split(',').some((x) => x === '*' || x === v)) return false;
     }
-    // `!key=value` on the agent: the task must carry that label.
+    // `!key=v1,v2` on the agent: the task must carry that label with one of the values, literally (`*` too).
     for (const [k, v] of Object.entries(labels)) {
       if (!k.startsWith('!')) continue;
       const want = task.labels[k.slice(1)];
-      if (want === undefined || (v !== '*' && v !== want)) return false;
+      if (want === undefined || !v.split(',').includes(want)) return false;
     }
     return true;
   }
