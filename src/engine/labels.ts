@@ -88,8 +88,9 @@ export function agentFilterLabels(
 }
 
 /**
- * Effective labels of a registered agent from what GET /api/agents shows. The REST API has no hostname: the
- * agent's name stands in for it (a system agent is named after its host; ours are named like their VDS).
+ * Effective labels of a registered agent from what GET /api/agents shows. The REST API has no hostname, so the
+ * agent's name stands in for it: right for a system agent (named after its host), a guess for others (an agent in
+ * a container reports the container's hostname). It only matters for workflows pinned to a hostname.
  */
 export function effectiveAgentLabels(
   agent: Pick<WoodpeckerAgent, 'name' | 'platform' | 'backend' | 'custom_labels' | 'org_id'>,
