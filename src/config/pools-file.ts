@@ -7,6 +7,7 @@ import { closestName, ordinal } from './suggest.js';
 import { optionLabel, parseOptionValue, splitList } from './resolve.js';
 import type { ReadFileFn } from './resolve.js';
 import { allOptionSpecs } from './sections.js';
+import { errorMessage } from '../util/guards.js';
 import { ConfigError } from './types.js';
 import type { OptionSpec, OptionValue, OptionValues } from './types.js';
 
@@ -91,7 +92,7 @@ export function resolvePools(globals: OptionValues, opts: LoadPoolsOptions = {})
   try {
     text = (opts.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(path);
   } catch (err) {
-    throw new ConfigError(`cannot read the pools file ${JSON.stringify(path)} (--pools-file): ${(err as Error).message}`);
+    throw new ConfigError(`cannot read the pools file ${JSON.stringify(path)} (--pools-file): ${errorMessage(err)}`);
   }
   return parsePoolsFile(text, path, globals, opts);
 }

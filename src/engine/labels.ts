@@ -1,3 +1,4 @@
+import { compareCodePoints } from '../cloudinit/gotemplate.js';
 import type { WoodpeckerAgent } from '../woodpecker/types.js';
 
 /**
@@ -117,14 +118,14 @@ export function poolAgentLabels(agentLabels: Labels, base: AgentBaseLabels = {})
 export function matchingLabels(taskLabels: Labels | null): Record<string, string> {
   const entries = Object.entries(taskLabels ?? {})
     .filter(([k, v]) => !k.startsWith(INTERNAL_LABEL_PREFIX) && v !== '')
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    .sort(([a], [b]) => compareCodePoints(a, b));
   return Object.fromEntries(entries);
 }
 
 /** `k=v,k2=v2` in key order. */
 export function formatLabels(labels: Labels): string {
   return Object.entries(labels)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareCodePoints(a, b))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 }

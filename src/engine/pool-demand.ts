@@ -1,6 +1,8 @@
+import { compareCodePoints } from '../cloudinit/gotemplate.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../woodpecker/types.js';
 import { effectiveAgentLabels, formatLabels, matchTask, matchingLabels } from './labels.js';
 import type { Labels } from './labels.js';
+import { runningTasksByAgent } from './pool.js';
 
 /**
  * Which pool must serve which queued work, when several pools share one Woodpecker server. Pure.
@@ -119,7 +121,7 @@ export function poolFor(task: Pick<WoodpeckerTask, 'labels'>, pools: readonly De
     const better =
       best === undefined ||
       m.score > bestScore ||
-      (m.score === bestScore && (price(p) < price(best) || (price(p) === price(best) && p.id < best.id)));
+      (m.score === bestScore && (price(p) < price(best) || (price(p) === price(best) && compareCodePoints(p.id, best.id) < 0)));
     if (better) {
       best = p;
       bestScore = m.score;
@@ -131,8 +133,7 @@ export function poolFor(task: Pick<WoodpeckerTask, 'labels'>, pools: readonly De
 /** Assigns the queue's work to pools; see the module comment for the rules. */
 export function assignDemand(input: DemandInput): DemandResult {
   const knownPools = new Set(input.pools.map((p) => p.id));
-  const runningOn = new Map<number, number>();
-  for (const t of input.queue.running) if (t.agent_id) runningOn.set(t.agent_id, (runningOn.get(t.agent_id) ?? 0) + 1);
+  const runningOn = runningTasksByAgent(input.queue.running);
 
   const slots: AgentSlots[] = input.agents.map((agent) => {
     const owner = input.poolOf(agent);
