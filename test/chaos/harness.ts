@@ -727,11 +727,15 @@ export function describeScenario(sc: ChaosScenario): string {
   );
 }
 
-/** Seeds to run: `CHAOS_SEED=17` runs one, `CHAOS_SEEDS=40` runs 1..40; else `1..n`. */
-export function chaosSeeds(n: number): number[] {
+/**
+ * Seeds to run: `CHAOS_SEED=17` runs one, `CHAOS_SEEDS=40` runs 1..40; else `1..n`, or `1..long` in the long sweep
+ * (`npm run chaos` sets CHAOS_SWEEP=long). The count, never the clock, bounds a run.
+ */
+export function chaosSeeds(n: number, long = n): number[] {
   const one = process.env.CHAOS_SEED;
   if (one !== undefined && /^\d+$/.test(one)) return [Number(one)];
   const many = process.env.CHAOS_SEEDS;
-  const k = many !== undefined && /^\d+$/.test(many) ? Number(many) : n;
+  const dflt = process.env.CHAOS_SWEEP === 'long' ? long : n;
+  const k = many !== undefined && /^\d+$/.test(many) ? Number(many) : dflt;
   return Array.from({ length: k }, (_, i) => i + 1);
 }

@@ -5,11 +5,17 @@ import { chaosScenario, chaosSeeds, describeScenario, runChaos } from './harness
 import type { ChaosOutcome } from './harness.js';
 
 /**
- * Registers one test per seed for a policy. A failure prints the seed, the scenario and the violations, and how to
- * replay it (`CHAOS_SEED=<n>`, with `CHAOS_TRACE=1` for a line per event).
+ * Registers one test per seed for a policy: `seeds` in `npm test`, `longSeeds` in `npm run chaos`. A failure prints
+ * the seed, the scenario and the violations, and how to replay it (`CHAOS_SEED=<n>`, with `CHAOS_TRACE=1` for a line
+ * per event).
  */
-export function chaosTests(policy: Policy, seeds: number, file: string, outcomes: ChaosOutcome[] = []): void {
-  for (const seed of chaosSeeds(seeds)) {
+export function chaosTests(
+  policy: Policy,
+  seeds: { quick: number; long: number },
+  file: string,
+  outcomes: ChaosOutcome[] = [],
+): void {
+  for (const seed of chaosSeeds(seeds.quick, seeds.long)) {
     it(`seed ${seed}`, async () => {
       const sc = chaosScenario(seed, policy);
       const trace = process.env.CHAOS_TRACE === '1' ? (line: string): void => console.log(line) : undefined;
