@@ -169,6 +169,8 @@ export class Reconciler {
         this.lastServers = state.servers;
         this.memory = nextMemory(this.memory, observation, results, config.poolId);
       }
+      // Upkeep writes (marking new floating IPs) happen here, not in list(): a dry run sends no write.
+      if (mode === 'full' && observation?.servers && !this.deps.dryRun) await this.deps.provider.tend?.(signal);
       if (mode === 'full') await this.maybeSweep(errors, signal);
     } finally {
       this.running = false;

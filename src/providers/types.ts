@@ -102,6 +102,12 @@ export interface Provider {
   list(signal?: AbortSignal): Promise<ProviderServer[]>;
   /** Periodic clean-up of billed leftovers the provider owns (e.g. unattached floating IPs). Optional. */
   sweep?(signal?: AbortSignal): Promise<SweepResult>;
+  /**
+   * Upkeep writes on the pool's own servers seen by the last `list()` (e.g. marking a new server's floating IP),
+   * run after each full tick's actions. Never called in a dry run, so `list()` itself must stay read-only. Best
+   * effort: it logs its own failures. Optional.
+   */
+  tend?(signal?: AbortSignal): Promise<void>;
   /** Price of one agent server, for cost estimates. Optional. */
   price?(): PriceInfo | undefined;
 }

@@ -599,6 +599,9 @@ test('list: our booting servers are listed, foreign ones never; boot → running
   const ip = list[0]?.publicIpv4;
   assert.match(ip ?? '', /^185\./);
   assert.equal(list[0]?.createdAt, Date.parse(s.fake.serverByName('pool-1-agent-Aaaa')[0]?.created_at ?? ''));
+  // list() only reads (a dry run lists too); tend() after the tick's actions marks the floating IPs
+  assert.deepEqual(s.fake.requests().filter((r) => r.method !== 'GET' && r.path.includes('floating')), []);
+  await s.provider.tend();
   // the floating IPs got our marker comment
   for (const name of ['pool-1-agent-Aaaa', 'pool-1-agent-Bbbb']) {
     const srv = s.fake.serverByName(name)[0];
@@ -608,6 +611,7 @@ test('list: our booting servers are listed, foreign ones never; boot → running
   // the marking happens once per server
   const patches = s.fake.requestCounts()['PATCH /api/v1/floating-ips/:id'];
   await s.provider.list();
+  await s.provider.tend();
   assert.equal(s.fake.requestCounts()['PATCH /api/v1/floating-ips/:id'], patches);
   assertForeignIntact(s);
   assertNoSecretsLogged(s);
@@ -734,7 +738,8 @@ test('an IP with a foreign comment or another pool\'s marker on our server is ne
   const vpn = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: 'office VPN — keep' });
   const other = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: floatingIpComment('10', 'x') });
   const prefixed = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: `my-${floatingIpComment('1', 'x')}` });
-  await s.provider.list(); // marks the server's own IP
+  await s.provider.list();
+  await s.provider.tend(); // marks the server's own IP
   assert.equal(await s.provider.remove('pool-1-agent-Fips'), 'removed');
   await s.provider.sweep();
   const now = new Map(s.fake.floatingIps().map((ip) => [ip.id, ip]));

@@ -154,6 +154,8 @@ export class TimewebProvider implements Provider {
   private readonly settleMs: number;
   /** Servers whose floating IPs carry our marker (or that have none to mark). */
   private readonly ipMarked = new Set<number>();
+  /** Our servers as the last `list()` saw them (what `tend` marks). */
+  private listed: readonly TwServer[] = [];
   /** First time we saw a server whose `created_at` did not parse. */
   private readonly firstSeen = new Map<number, number>();
 
@@ -292,18 +294,23 @@ export class TimewebProvider implements Provider {
 
   async list(signal?: AbortSignal): Promise<ProviderServer[]> {
     const ours = (await this.client.listServers(signal)).filter((s) => this.owns(s));
-    await this.markFloatingIps(ours, signal);
+    this.listed = ours;
     const ids = new Set(ours.map((s) => s.id));
     for (const id of this.ipMarked) if (!ids.has(id)) this.ipMarked.delete(id);
     for (const id of this.firstSeen.keys()) if (!ids.has(id)) this.firstSeen.delete(id);
     return ours.map((s) => this.toProviderServer(s));
   }
 
+  /** After a tick's actions (never in a dry run): marks the floating IPs of the servers the last `list()` saw. */
+  async tend(signal?: AbortSignal): Promise<void> {
+    await this.markFloatingIps(this.listed, signal);
+  }
+
   /**
    * Marks the floating IPs of our servers with our comment (PATCH), once per server, when the IP appears. Best
-   * effort: a failure is logged and retried at the next listing.
+   * effort: a failure is logged and retried after the next listing.
    */
-  private async markFloatingIps(ours: TwServer[], signal?: AbortSignal): Promise<void> {
+  private async markFloatingIps(ours: readonly TwServer[], signal?: AbortSignal): Promise<void> {
     const pending = ours.filter((s) => !this.ipMarked.has(s.id) && serverState(s.status) !== 'deleting');
     if (pending.length === 0) return;
     let fips: TwFloatingIp[];
@@ -403,6 +410,7 @@ export class TimewebProvider implements Provider {
         );
       }
       this.ipMarked.delete(s.id);
+      this.listed = this.listed.filter((x) => x.id !== s.id);
       this.logger.info(
         { agent: name, serverId: s.id },
         `timewebcloud: deleted server ${s.name} (id ${s.id})${result.kind === 'quarantined' ? ' (moved to quarantine)' : ''}`,
