@@ -103,7 +103,9 @@ export function formatStatus(s: StatusSnapshot): string {
       ? `Last reconcile: ${ago(s.now, lt.finishedAt)} (${lt.mode}, ${lt.ok ? 'ok' : `${lt.errors.length} error(s)`})`
       : 'Last reconcile: none yet',
   );
-  if (p.desired !== null) out.push(`Desired agents: ${p.desired} (needed ${p.required ?? '?'}, available ${p.available ?? '?'})`);
+  if (p.desired !== null) {
+    out.push(`Target agents: ${p.desired} schedulable after the last reconcile (the queue needs ${p.required ?? '?'}, capacity counted ${p.available ?? '?'})`);
+  }
   if (s.queue) {
     const q = s.queue;
     const oldest = q.oldestPendingAgeMs !== null ? `, oldest pending ${fmtDuration(q.oldestPendingAgeMs)}` : '';
@@ -112,7 +114,15 @@ export function formatStatus(s: StatusSnapshot): string {
     );
   }
   if (s.cost.perHour !== null) {
-    out.push(`Cost so far: ${money(s.cost.total, s.cost.currency)} (${money(s.cost.perHour, s.cost.currency)}/h per server)`);
+    const parts = (s.cost.parts ?? []).map((x) => `${x.label} ${money(x.perHour, s.cost.currency)}`).join(' + ');
+    out.push(
+      `Cost so far: ${money(s.cost.total, s.cost.currency)} (${money(s.cost.perHour, s.cost.currency)}/h per server${parts ? `: ${parts}` : ''})`,
+    );
+  }
+  const b = s.cost.balance;
+  if (b) {
+    const left = b.hoursLeft !== undefined ? `, about ${b.hoursLeft} h left` : '';
+    out.push(`Account balance: ${money(b.amount, b.currency)}${left}${b.low ? ` — below ${money(b.warnBelow, b.currency)}, top it up` : ''}`);
   }
   if (s.admin.cordoned.length > 0) out.push(`Cordoned: ${s.admin.cordoned.join(', ')}`);
   if (s.admin.drainRequested.length > 0) out.push(`Drain requested: ${s.admin.drainRequested.join(', ')}`);

@@ -218,7 +218,7 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
         ['name', `${name} (pool ${poolId})`],
         ['OS', settings.osDescription],
         ['size', settings.candidates.map((c) => c.description).join('; if unavailable: ')],
-        ['price', price ? `≈ ${price.perHour.toFixed(2)} ${price.currency}/hour (monthly price ÷ ${HOURS_PER_MONTH} h)` : 'not in the API for custom sizes'],
+        ['price', price ? `≈ ${price.perHour.toFixed(2)} ${price.currency}/hour (${price.parts ? 'server + public IPv4, monthly prices' : 'monthly price'} ÷ ${HOURS_PER_MONTH} h)` : 'not in the API for custom sizes'],
         ['public IP', settings.publicIp ? 'yes (created with the server, deleted with it)' : 'no (--timewebcloud-public-ip=false)'],
         ['SSH keys', settings.sshKeyIds.length > 0 ? settings.sshKeyIds.join(', ') : 'none'],
         ['project', settings.projectId !== undefined ? String(settings.projectId) : 'the default project'],

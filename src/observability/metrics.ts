@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { TickReport } from '../engine/reconciler.js';
 import { poolNamePattern } from '../engine/pool.js';
 import type { Observation } from '../engine/types.js';
+import type { AccountBalance } from '../providers/types.js';
 import { CostMeter, safeLabel, type ApiName, type ApiRequestEvent, type PriceSource } from './derive.js';
 
 /**
@@ -28,6 +29,8 @@ export interface Metrics {
   registry: Registry;
   /** Feeds one tick report. Never throws. */
   observeTick(report: TickReport): void;
+  /** Feeds the account balance the provider last read. Never throws. */
+  observeBalance(balance: AccountBalance): void;
   /** Feeds one HTTP attempt of an API client. Never throws. */
   observeRequest(api: ApiName, e: ApiRequestEvent): void;
   /** The Prometheus text exposition and its content type. */
@@ -81,6 +84,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     name: n('capacity_slots'),
     help: 'Workflow slots: free and busy are server-wide (Woodpecker queue stats); pool = total slots of the pool\'s schedulable agents.',
     labelNames: ['kind'],
+    registers,
+  });
+  const balanceGauge = new Gauge({
+    name: n('account_balance'),
+    help: 'Balance of the cloud account, read every few minutes (not every tick).',
+    labelNames: ['currency'],
+    registers,
+  });
+  const balanceLow = new Gauge({
+    name: n('account_balance_low'),
+    help: '1 when the account balance is below the provider\'s warning threshold (e.g. --timewebcloud-balance-warn).',
     registers,
   });
   const paused = new Gauge({ name: n('paused'), help: '1 when an operator paused scaling.', registers });
@@ -304,6 +318,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     observeTick(report) {
       try {
         observeTickUnsafe(report);
+      } catch {
+        // metrics must never break the engine
+      }
+    },
+    observeBalance(b) {
+      try {
+        balanceGauge.set({ currency: safeLabel(b.currency) }, b.amount);
+        balanceLow.set(b.low ? 1 : 0);
       } catch {
         // metrics must never break the engine
       }

@@ -25,7 +25,7 @@ main{max-width:1280px;margin:0 auto;padding:20px 24px 40px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;box-shadow:var(--shadow)}
 .card h2{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:0 0 6px;font-weight:600}
 .card .big{font-size:26px;font-weight:650;line-height:1.1}
-.card .small{color:var(--muted);font-size:12px;margin-top:4px}
+.card .small{color:var(--muted);font-size:12px;margin-top:4px}.card .small.low{color:var(--bad);font-weight:600}
 section.card{margin-bottom:16px}
 section.card h2{font-size:13px;margin-bottom:10px}
 .legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;color:var(--muted);margin-bottom:6px}
@@ -115,7 +115,7 @@ function renderCards(s){
   setText("c-agents-sub", parts.length ? parts.join(", ") : "none");
   var p = s.pool || {};
   setText("c-desired", p.desired === null || p.desired === undefined ? "\\u2014" : p.desired);
-  setText("c-desired-sub", p.required === null || p.required === undefined ? "" : "needed " + p.required + ", available " + p.available);
+  setText("c-desired-sub", p.required === null || p.required === undefined ? "" : "the queue needs " + p.required + ", capacity counted " + p.available);
   var q = s.queue;
   setText("c-pending", q ? q.pending : "\\u2014");
   setText("c-pending-sub", q ? (q.waitingOnDeps + " waiting on deps" + (q.oldestPendingAgeMs !== null ? ", oldest " + dur(q.oldestPendingAgeMs) : "") + (q.paused ? ", queue paused" : "")) : "");
@@ -126,7 +126,11 @@ function renderCards(s){
   setText("c-servers-sub", Object.keys(sc).map(function(k){ return sc[k] + " " + k; }).join(", ") || (s.serversKnown ? "none" : "not listed yet"));
   var c = s.cost || {};
   setText("c-cost", money(c.total, c.currency));
-  setText("c-cost-sub", c.perHour !== null && c.perHour !== undefined ? money(c.perHour, c.currency) + "/h per server" + (c.since ? ", since " + ago(s.now, c.since) : "") : "no price known");
+  var parts = (c.parts || []).map(function(x){ return x.label + " " + money(x.perHour); }).join(" + ");
+  setText("c-cost-sub", c.perHour !== null && c.perHour !== undefined ? money(c.perHour, c.currency) + "/h per server" + (parts ? " (" + parts + ")" : "") + (c.since ? ", since " + ago(s.now, c.since) : "") : "no price known");
+  var b = c.balance;
+  setText("c-balance", b ? "account balance " + money(b.amount, b.currency) + (b.hoursLeft !== undefined ? ", about " + b.hoursLeft + " h left" : "") + (b.low ? " \\u2014 below " + money(b.warnBelow, b.currency) + ", top it up" : "") : "");
+  $("c-balance").className = "small" + (b && b.low ? " low" : "");
 }
 
 function renderAgents(s){
@@ -243,11 +247,11 @@ const BODY = `
 <main>
   <div class="cards">
     <div class="card"><h2>Agents</h2><div class="big" id="c-agents">&#8212;</div><div class="small" id="c-agents-sub"></div></div>
-    <div class="card"><h2>Desired</h2><div class="big" id="c-desired">&#8212;</div><div class="small" id="c-desired-sub"></div></div>
+    <div class="card" title="Schedulable agents the pool keeps after this reconcile's decisions. It can be above what the queue needs: min-agents, hours already paid for, agents drained one tick at a time."><h2>Target agents</h2><div class="big" id="c-desired">&#8212;</div><div class="small" id="c-desired-sub"></div></div>
     <div class="card"><h2>Pending</h2><div class="big" id="c-pending">&#8212;</div><div class="small" id="c-pending-sub"></div></div>
     <div class="card"><h2>Running</h2><div class="big" id="c-running">&#8212;</div><div class="small" id="c-running-sub"></div></div>
     <div class="card"><h2>Servers</h2><div class="big" id="c-servers">&#8212;</div><div class="small" id="c-servers-sub"></div></div>
-    <div class="card"><h2>Cost so far</h2><div class="big" id="c-cost">&#8212;</div><div class="small" id="c-cost-sub"></div></div>
+    <div class="card"><h2>Cost so far</h2><div class="big" id="c-cost">&#8212;</div><div class="small" id="c-cost-sub"></div><div class="small" id="c-balance"></div></div>
   </div>
   <section class="card"><h2>Agents and queue, last hours</h2><div class="legend" id="legend"></div>
     <svg id="chart" role="img" aria-label="Agents and queue over time"></svg></section>

@@ -2,7 +2,7 @@ import type { TickReport } from '../engine/reconciler.js';
 import { poolNamePattern, runningTasksByAgent } from '../engine/pool.js';
 import type { ActionKind, EngineConfig, EngineMemory, PlanMode, PlanSummary, ReasonCode } from '../engine/types.js';
 import type { Outcome } from '../engine/executor.js';
-import type { ProviderServer, ServerState } from '../providers/types.js';
+import type { AccountBalance, ProviderServer, ServerState } from '../providers/types.js';
 import type { Clock } from '../util/clock.js';
 import { CostMeter, scrubText, type PriceSource } from './derive.js';
 
@@ -134,8 +134,13 @@ export interface AdminStatus {
 
 export interface CostStatus {
   currency: string | null;
+  /** Per agent server, everything billed with it included (e.g. its public IPv4). */
   perHour: number | null;
   description: string | null;
+  /** The parts of `perHour` when there are several (server, public IPv4). */
+  parts: { label: string; perHour: number }[];
+  /** The account balance as last read (every few minutes), or null when the provider does not tell. */
+  balance: (AccountBalance & { at: number }) | null;
   /** Estimated spend since `since`. */
   total: number;
   since: number | null;
@@ -178,6 +183,8 @@ export interface StatusTrackerOptions {
 
 export interface StatusTracker {
   observeTick(report: TickReport): void;
+  /** The account balance the provider last read. */
+  observeBalance(balance: AccountBalance): void;
   /** `memory` overrides the admin state of the last tick (the live engine memory). */
   snapshot(memory?: EngineMemory): StatusSnapshot;
   /** Most recent first; `limit` is clamped to what is kept. */
@@ -217,6 +224,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
   const poolRe = config ? poolNamePattern(config.poolId) : undefined;
   const startedAt = clock.now();
   const cost = new CostMeter(opts.price);
+  let balance: (AccountBalance & { at: number }) | null = null;
 
   let last: TickReport | undefined;
   let lastWithObservation: TickReport | undefined;
@@ -406,6 +414,8 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
         currency: price?.currency ?? null,
         perHour: price?.perHour ?? null,
         description: price?.description ?? null,
+        parts: (price?.parts ?? []).map((x) => ({ ...x })),
+        balance: balance ? { ...balance } : null,
         total: cost.total,
         since: cost.since ?? null,
       },
@@ -421,6 +431,9 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
       } catch {
         // the status view must never break the engine
       }
+    },
+    observeBalance(b) {
+      balance = { ...b, at: clock.now() };
     },
     snapshot,
     decisions,

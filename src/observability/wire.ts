@@ -3,6 +3,7 @@ import { ConfigError } from '../config/types.js';
 import type { Reconciler } from '../engine/reconciler.js';
 import type { Provider } from '../providers/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { errorMessage } from '../util/guards.js';
 import type { ApiName, ApiRequestEvent } from './derive.js';
 import { adminAccessFor, createHttpApp, startHttpServer, type RunningHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -27,11 +28,13 @@ export interface ObservabilityOptions {
   processMetrics?: boolean;
   /** `/readyz` fails when the last full reconcile is older than this many intervals. Default 3. */
   readyIntervals?: number;
+  /** How often the account balance is read (after a full tick). Default 10 minutes. */
+  balanceInterval?: number;
 }
 
 export interface StartContext {
   reconciler: Reconciler;
-  provider: Pick<Provider, 'price'>;
+  provider: Pick<Provider, 'price' | 'balance'>;
   logger: Logger;
 }
 
@@ -49,7 +52,7 @@ export interface Observability {
 
 export function createObservability(opts: ObservabilityOptions): Observability {
   const clock = opts.clock ?? systemClock;
-  let provider: Pick<Provider, 'price'> | undefined;
+  let provider: Pick<Provider, 'price' | 'balance'> | undefined;
   const price = () => provider?.price?.();
   const metrics = createMetrics({ price, poolId: opts.poolId, processMetrics: opts.processMetrics ?? true });
   const obs: Observability = {
@@ -65,7 +68,27 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       reconciler.onTick((report) => {
         metrics.observeTick(report);
         status.observeTick(report);
+        if (report.mode === 'full') refreshBalance();
       });
+      // The balance: a GET every balanceInterval after a full tick, never awaited by the tick; the provider logs a
+      // low balance itself.
+      const every = opts.balanceInterval ?? 10 * 60_000;
+      let lastRead: number | undefined;
+      let reading = false;
+      const refreshBalance = (): void => {
+        const read = provider?.balance?.bind(provider);
+        const now = clock.now();
+        if (!read || reading || (lastRead !== undefined && now - lastRead < every)) return;
+        reading = true;
+        lastRead = now;
+        read().then(
+          (b) => {
+            metrics.observeBalance(b);
+            status.observeBalance(b);
+          },
+          (e: unknown) => logger.debug({ err: errorMessage(e) }, 'reading the account balance failed'),
+        ).finally(() => (reading = false));
+      };
       const addr = opts.httpAddr;
       if (addr === undefined || addr.trim() === '' || addr.trim().toLowerCase() === 'off') {
         logger.info('HTTP listener off (http-addr): no status page, metrics or admin API');

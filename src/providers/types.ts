@@ -47,11 +47,24 @@ export interface SweepResult {
 }
 
 export interface PriceInfo {
-  /** Price of one agent server per hour, in `currency`. */
+  /** Price of one agent server per hour, in `currency`, everything it is billed for included (e.g. its public IP). */
   perHour: number;
   currency: string;
   /** What the price is for, e.g. `preset 2453 (2 CPU / 4 GB / 50 GB)`. */
   description: string;
+  /** The parts of `perHour` (e.g. the server and its public IPv4), when there are several. */
+  parts?: { label: string; perHour: number }[];
+}
+
+/** The account's balance, as the provider last read it. */
+export interface AccountBalance {
+  amount: number;
+  currency: string;
+  /** Hours of service the balance pays for at the account's current spending, when known. */
+  hoursLeft?: number;
+  /** The warning threshold (0 = none); `low` is amount < warnBelow. */
+  warnBelow: number;
+  low: boolean;
 }
 
 /**
@@ -110,6 +123,8 @@ export interface Provider {
   tend?(signal?: AbortSignal): Promise<void>;
   /** Price of one agent server, for cost estimates. Optional. */
   price?(): PriceInfo | undefined;
+  /** Reads the account balance (a GET; callers poll it every few minutes, not every tick); logs a low balance. */
+  balance?(signal?: AbortSignal): Promise<AccountBalance>;
 }
 
 /** What a provider factory receives. */

@@ -16,6 +16,7 @@ import type {
   TwPreset,
   TwProject,
   TwServer,
+  TwServiceCost,
   TwServerStatus,
   TwSshKey,
 } from '../providers/timeweb/types.js';
@@ -91,6 +92,8 @@ export interface FakeTimewebOptions {
   catalog?: Partial<FakeCatalog>;
   /** Account balance in RUB; create fails with "insufficient balance" at ≤ 0. Default 5000. */
   balance?: number;
+  /** What a floating IP costs (RUB/month) in `account/services/cost` and the finances. Default 150. */
+  floatingIpPrice?: number;
 }
 
 export interface FakeTimewebHooks {
@@ -356,6 +359,7 @@ const ROUTES: { method: string; re: RegExp; route: FakeTimewebRoute }[] = [
   { method: 'GET', re: /^\/api\/v1\/projects\/[^/]+\/resources\/servers$/, route: 'GET /api/v1/projects/:id/resources/servers' },
   { method: 'GET', re: /^\/api\/v1\/account\/status$/, route: 'GET /api/v1/account/status' },
   { method: 'GET', re: /^\/api\/v1\/account\/finances$/, route: 'GET /api/v1/account/finances' },
+  { method: 'GET', re: /^\/api\/v1\/account\/services\/cost$/, route: 'GET /api/v1/account/services/cost' },
 ];
 
 function routeOf(method: string, path: string): FakeTimewebRoute {
@@ -380,6 +384,7 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
   let bootOutcome: FakeBootOutcome | ((server: TwServer) => FakeBootOutcome) = opts.bootOutcome ?? 'on';
   let deleteMode: FakeDeleteMode = 'normal';
   let balance = opts.balance ?? 5000;
+  const ipPrice = opts.floatingIpPrice ?? 150;
   let faultHook: FakeTimewebFaultHook | undefined;
 
   const servers = new Map<number, ServerRec>();
@@ -975,12 +980,21 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     };
     return jsonResponse(200, { status, response_id: uuid() });
   });
-  app.get('/api/v1/account/finances', () => {
-    let hourly = 0;
+  // Monthly prices of the services the account pays for: each server (its IPs as parts) and each floating IP on its
+  // own. The real API does not say which period `cost` is; presets are priced monthly, so the fake uses months.
+  function serviceCosts(): TwServiceCost[] {
+    const out: TwServiceCost[] = [];
     for (const s of servers.values()) {
-      const p = cat.presets.find((x) => x.id === s.presetId);
-      hourly += p ? p.price / 730 : 1;
+      const cost = cat.presets.find((x) => x.id === s.presetId)?.price ?? 730;
+      const parts = attachedIps(s.id).map((ip) => ({ type: 'floating_ip', cost: ipPrice, description: `IPv4 ${ip.ip}` }));
+      out.push({ type: 'server', service_id: s.id, cost, total_cost: cost + parts.length * ipPrice, services: parts });
     }
+    for (const ip of ips.values()) if (ip.resource_id === null) out.push({ type: 'floating_ip', cost: ipPrice, total_cost: ipPrice, services: [] });
+    return out;
+  }
+  app.get('/api/v1/account/services/cost', () => jsonResponse(200, { services_costs: serviceCosts(), response_id: uuid() }));
+  app.get('/api/v1/account/finances', () => {
+    const hourly = serviceCosts().reduce((sum, c) => sum + (c.total_cost ?? c.cost), 0) / 730;
     const finances: TwFinances = {
       balance,
       currency: 'RUB',

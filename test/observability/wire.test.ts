@@ -95,6 +95,49 @@ describe('createObservability (daemon wiring)', () => {
     await stop();
   });
 
+  it('reads the account balance every 10 minutes (not every tick): a metric, and the status with its low flag', async () => {
+    const clock = manualClock(T0);
+    const { reconciler, provider } = engine(clock);
+    let reads = 0;
+    let amount = 900;
+    const withBalance = {
+      ...provider,
+      balance: async () => {
+        reads++;
+        return { amount, currency: 'RUB', warnBelow: 500, low: amount < 500, hoursLeft: 12 };
+      },
+    };
+    const obs = createObservability({ httpAddr: undefined, poolId: '1', clock, processMetrics: false });
+    const stop = await obs.start({ reconciler, provider: withBalance, logger: silentLogger() });
+    try {
+      const settle = () => new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 10; i++) {
+        await reconciler.tick(i % 2 === 0 ? 'full' : 'scale-up');
+        await settle();
+        clock.advance(60_000);
+      }
+      assert.equal(reads, 1, 'one read in the first 10 minutes of ticks');
+      const body = (await obs.metrics.render()).body;
+      assert.match(body, /twcloud_scaler_account_balance\{currency="RUB",pool="1"\} 900/);
+      assert.match(body, /twcloud_scaler_account_balance_low\{pool="1"\} 0/);
+      amount = 120;
+      clock.advance(60_000);
+      await reconciler.tick('full');
+      await settle();
+      assert.equal(reads, 2);
+      assert.match((await obs.metrics.render()).body, /twcloud_scaler_account_balance_low\{pool="1"\} 1/);
+      const b = obs.status?.snapshot().cost.balance;
+      assert.deepEqual(b && { amount: b.amount, low: b.low, warnBelow: b.warnBelow, hoursLeft: b.hoursLeft }, {
+        amount: 120,
+        low: true,
+        warnBelow: 500,
+        hoursLeft: 12,
+      });
+    } finally {
+      await stop();
+    }
+  });
+
   it('makes a busy address a configuration error', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

@@ -49,6 +49,9 @@ describe('simulate', () => {
         });
         assert.ok(r.cost.total > 0);
         assert.equal(r.cost.billing, billing);
+        // a server's price includes its public IPv4 (preset 1000 + the account's 150 RUB/month, ÷ 730 h)
+        assert.ok(Math.abs(r.cost.perHour - 1150 / 730) < 1e-9, `${r.cost.perHour}`);
+        assert.match(String(r.settings.price), /public IPv4 150 RUB\/month/);
         assert.ok((r.actions['create pending-work'] ?? 0) >= 2);
         assert.ok(r.queueWait.max >= r.queueWait.p95 && r.queueWait.p95 >= r.queueWait.p50);
         assert.equal(r.series.t.length, r.series.cost.length);

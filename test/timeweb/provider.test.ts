@@ -113,9 +113,64 @@ test('start-up resolution: defaults pick ubuntu-24.04 and the cheapest preset wi
   const price = s.provider.price();
   assert.ok(price);
   assert.equal(price.currency, 'RUB');
-  assert.ok(Math.abs(price.perHour - 1000 / 730) < 1e-9);
+  // the preset, plus the public IPv4 at what the account pays for a floating IP (the fake's 150 RUB/month)
+  assert.ok(Math.abs(price.perHour - (1000 + 150) / 730) < 1e-9);
   assert.deepEqual(s.provider.preExec, ['ip -4 route add blackhole 169.254.169.254/32']);
   assertNoSecretsLogged(s);
+});
+
+test('the price per server includes its public IPv4: the option, else the account\'s floating IP cost, else 150 RUB', async (t) => {
+  const cases: {
+    name: string;
+    values?: Record<string, OptionValues[string]>;
+    fake?: Partial<FakeTimewebOptions>;
+    ipv4?: number;
+    source?: RegExp;
+  }[] = [
+    { name: 'from the account (services/cost)', fake: { floatingIpPrice: 210 }, ipv4: 210, source: /account/ },
+    { name: 'the option wins', values: { timewebcloudIpv4Price: 99.5 }, fake: { floatingIpPrice: 210 }, ipv4: 99.5, source: /--timewebcloud-ipv4-price/ },
+    { name: 'no IP on the account: the documented default', fake: { seedForeign: false }, ipv4: 150, source: /default/ },
+    { name: 'no public IP: nothing added', values: { timewebcloudPublicIp: false }, fake: { floatingIpPrice: 210 } },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const s = await setup(c.values ?? {}, c.fake ?? {});
+      const price = s.provider.price();
+      assert.ok(price);
+      const ip = (c.ipv4 ?? 0) / 730;
+      assert.ok(Math.abs(price.perHour - (1000 / 730 + ip)) < 1e-9, `${price.perHour}`);
+      if (c.ipv4 === undefined) {
+        assert.equal(price.parts, undefined);
+        assert.doesNotMatch(price.description, /IPv4/);
+      } else {
+        assert.deepEqual(price.parts?.map((x) => x.label), ['server', 'public IPv4']);
+        assert.ok(Math.abs((price.parts?.[1]?.perHour ?? 0) - ip) < 1e-9);
+        assert.match(price.description, new RegExp(`public IPv4 ${c.ipv4} RUB/month`));
+        assert.match(price.description, c.source ?? /./);
+      }
+    });
+  }
+});
+
+test('balance(): read from the account; below --timewebcloud-balance-warn it is low and a warning is logged', async () => {
+  const s = await setup({ timewebcloudBalanceWarn: 1000 }, { balance: 5000 });
+  const ok = await s.provider.balance();
+  assert.equal(ok.amount, 5000);
+  assert.equal(ok.currency, 'RUB');
+  assert.equal(ok.low, false);
+  assert.equal(ok.warnBelow, 1000);
+  assert.doesNotMatch(s.logs(), /below --timewebcloud-balance-warn/);
+  s.fake.setBalance(420);
+  const low = await s.provider.balance();
+  assert.equal(low.low, true);
+  assert.equal(typeof low.hoursLeft, 'number');
+  assert.match(s.logs(), /the account balance 420 RUB is below --timewebcloud-balance-warn 1000 \(about \d+ h of service left\)/);
+  // 0 turns the warning off
+  const off = await setup({ timewebcloudBalanceWarn: 0 }, { balance: 1 });
+  assert.equal((await off.provider.balance()).low, false);
+  // the start-up line warns too
+  const startLow = await setup({}, { balance: 300 });
+  assert.match(startLow.logs(), /account balance 300 RUB is below --timewebcloud-balance-warn 500/);
 });
 
 test('start-up resolution: values that resolve', async (t) => {

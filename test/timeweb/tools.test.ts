@@ -318,7 +318,7 @@ describe('timeweb test', () => {
     assert.match(r.out, /Summary/);
     assert.match(r.out, /create request answered\s+\d+\.\ds/);
     assert.match(r.out, /status "on"\s+\d+\.\ds/);
-    assert.match(r.out, /price\s+≈ 1\.37 RUB\/hour/);
+    assert.match(r.out, /price\s+≈ 1\.58 RUB\/hour \(server \+ public IPv4, monthly prices ÷ 730 h\)/);
     assert.match(r.out, /deleted\s+server pool-1-agent-\w+ \(id \d+\), floating IP 185\./);
     assert.match(r.out, /result\s+OK/);
     assert.ok(!r.out.includes('WOODPECKER_AGENT_SECRET'), 'no user-data in the output');

@@ -14,6 +14,7 @@ import type {
   TwPreset,
   TwProject,
   TwServer,
+  TwServiceCost,
   TwSshKey,
 } from './types.js';
 
@@ -47,7 +48,8 @@ export type TimewebEndpoint =
   | 'GET /api/v1/projects'
   | 'GET /api/v1/projects/:id/resources/servers'
   | 'GET /api/v1/account/status'
-  | 'GET /api/v1/account/finances';
+  | 'GET /api/v1/account/finances'
+  | 'GET /api/v1/account/services/cost';
 
 export interface TimewebRequestEvent {
   endpoint: TimewebEndpoint;
@@ -426,6 +428,13 @@ export class TimewebClient {
     const endpoint: TimewebEndpoint = 'GET /api/v1/account/finances';
     const body = await this.json({ method: 'GET', endpoint, path: '/api/v1/account/finances' }, signal);
     return this.checked<TwFinances>(endpoint, field(body, 'finances'), ['balance']);
+  }
+
+  /** `GET /api/v1/account/services/cost`: what each active service of the account costs, with its parts. */
+  async getServiceCosts(signal?: AbortSignal): Promise<TwServiceCost[]> {
+    const endpoint: TimewebEndpoint = 'GET /api/v1/account/services/cost';
+    const body = await this.json({ method: 'GET', endpoint, path: '/api/v1/account/services/cost' }, signal);
+    return this.array(endpoint, body, 'services_costs').map((x) => this.checked<TwServiceCost>(endpoint, x, ['type', 'cost']));
   }
 
   // ---- plumbing ----

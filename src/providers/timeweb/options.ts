@@ -11,6 +11,11 @@ import { splitList } from '../../config/resolve.js';
 export const TIMEWEB_CATEGORY = 'Timeweb Cloud';
 export const DEFAULT_TIMEWEB_API_URL = 'https://api.timeweb.cloud';
 export const DEFAULT_TIMEWEB_OS = 'ubuntu-24.04';
+/**
+ * Monthly RUB price of a public IPv4 address when neither the option nor the account tells: Timeweb Cloud's list
+ * price for an extra IPv4 at the time of writing (an assumption; set --timewebcloud-ipv4-price for your account).
+ */
+export const DEFAULT_IPV4_PRICE_RUB = 150;
 
 const env = (name: string): string[] => [`WOODPECKER_TIMEWEBCLOUD_${name}`];
 
@@ -255,6 +260,31 @@ export const timewebOptions: readonly OptionSpec[] = [
     validate: (v) => (v === 'hourly' || v === 'per-second' ? undefined : `"${asString(v)}" is not hourly or per-second`),
   },
   {
+    key: 'timewebcloudIpv4Price',
+    flag: 'timewebcloud-ipv4-price',
+    env: env('IPV4_PRICE'),
+    type: 'float',
+    description:
+      'Monthly price in RUB of the public IPv4 address each agent server gets (added to the server price in cost ' +
+      `estimates). Default: what the account pays for a floating IP now (account services cost), else ${DEFAULT_IPV4_PRICE_RUB}.`,
+    category: TIMEWEB_CATEGORY,
+    placeholder: 'RUB',
+    validate: (v) => (Number(v) >= 0 ? undefined : 'must be 0 or more'),
+  },
+  {
+    key: 'timewebcloudBalanceWarn',
+    flag: 'timewebcloud-balance-warn',
+    env: env('BALANCE_WARN'),
+    type: 'float',
+    default: 500,
+    description:
+      'Log a warning (and flag it on the status page) when the account balance, read every 10 minutes, is below ' +
+      'this many RUB; 0 turns the warning off.',
+    category: TIMEWEB_CATEGORY,
+    placeholder: 'RUB',
+    validate: (v) => (Number(v) >= 0 ? undefined : 'must be 0 or more'),
+  },
+  {
     key: 'timewebcloudMinCpu',
     flag: 'timewebcloud-min-cpu',
     env: env('MIN_CPU'),
@@ -319,6 +349,10 @@ export interface TimewebOptionValues {
   billing: 'hourly' | 'per-second';
   minCpu: number;
   minRam: number;
+  /** RUB/month; undefined = from the account, else DEFAULT_IPV4_PRICE_RUB. */
+  ipv4Price: number | undefined;
+  /** RUB; 0 = no warning. */
+  balanceWarn: number;
 }
 
 /** Reads the provider's values (defaults applied when the config layer did not), re-running the checks. */
@@ -368,5 +402,7 @@ export function readTimewebOptions(values: OptionValues): TimewebOptionValues {
     billing: billing === 'per-second' ? 'per-second' : 'hourly',
     minCpu: Number(get('timewebcloudMinCpu') ?? 2),
     minRam: Number(get('timewebcloudMinRam') ?? 4096),
+    ipv4Price: get('timewebcloudIpv4Price') === undefined ? undefined : Number(get('timewebcloudIpv4Price')),
+    balanceWarn: Number(get('timewebcloudBalanceWarn') ?? 500),
   };
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../../util/clock.js';
 import { errorMessage } from '../../util/guards.js';
 import { DEFAULT_RETRY_AFTER_MS, DeployOutcomeUnknownError, RateLimitedError } from '../types.js';
 import type {
+  AccountBalance,
   BillingModel,
   DeployRequest,
   PriceInfo,
@@ -449,17 +450,47 @@ export class TimewebProvider implements Provider {
   }
 
   /**
-   * Per-hour price of the first candidate: the preset's monthly price / 730 h (an assumption: Timeweb sells presets
-   * monthly and accrues per hour). Configurator prices are not in the API: undefined. Public IPs are not included.
+   * Per-hour price of one agent server: the first candidate's monthly preset price / 730 h (an assumption: Timeweb
+   * sells presets monthly and accrues per hour), plus its public IPv4 (a separately billed floating IP) the same
+   * way. Configurator prices are not in the API: undefined.
    */
   price(): PriceInfo | undefined {
     const c = this.settings.candidates[0];
     if (!c?.preset || typeof c.preset.price !== 'number') return undefined;
+    const server = c.preset.price / HOURS_PER_MONTH;
+    const ip = this.settings.ipv4;
+    if (!ip) {
+      return { perHour: server, currency: 'RUB', description: `${c.description}, ${c.preset.price} RUB/month ÷ ${HOURS_PER_MONTH} h` };
+    }
+    const ipHour = ip.perMonth / HOURS_PER_MONTH;
     return {
-      perHour: c.preset.price / HOURS_PER_MONTH,
+      perHour: server + ipHour,
       currency: 'RUB',
-      description: `${c.description}, ${c.preset.price} RUB/month ÷ ${HOURS_PER_MONTH} h`,
+      description:
+        `${c.description} + public IPv4 ${ip.perMonth} RUB/month (${ip.source}), ` +
+        `${c.preset.price + ip.perMonth} RUB/month ÷ ${HOURS_PER_MONTH} h`,
+      parts: [
+        { label: 'server', perHour: server },
+        { label: 'public IPv4', perHour: ipHour },
+      ],
     };
+  }
+
+  /** The account balance (`GET /api/v1/account/finances`); a warning is logged while it is below the threshold. */
+  async balance(signal?: AbortSignal): Promise<AccountBalance> {
+    const f = await this.client.getFinances(signal);
+    const warnBelow = this.settings.balanceWarn;
+    const out: AccountBalance = { amount: f.balance, currency: f.currency, warnBelow, low: warnBelow > 0 && f.balance < warnBelow };
+    if (typeof f.hours_left === 'number') out.hoursLeft = f.hours_left;
+    if (out.low) {
+      const left = out.hoursLeft !== undefined ? ` (about ${out.hoursLeft} h of service left)` : '';
+      this.logger.warn(
+        { balance: f.balance, currency: f.currency },
+        `timewebcloud: the account balance ${f.balance} ${f.currency} is below --timewebcloud-balance-warn ${warnBelow}${left}: ` +
+          'top it up, or new agent servers will fail',
+      );
+    }
+    return out;
   }
 
   private toProviderServer(s: TwServer): ProviderServer {

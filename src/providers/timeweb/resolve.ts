@@ -3,7 +3,7 @@ import { ConfigError } from '../../config/types.js';
 import type { BillingModel } from '../types.js';
 import { TimewebApiError } from './client.js';
 import type { TimewebClient } from './client.js';
-import { timewebOptionError, timewebOptionLabel } from './options.js';
+import { DEFAULT_IPV4_PRICE_RUB, timewebOptionError, timewebOptionLabel } from './options.js';
 import type { ConfigurationSpec, TimewebOptionValues } from './options.js';
 import type {
   TwConfigurator,
@@ -52,6 +52,37 @@ export interface TimewebSettings {
   publicIp: boolean;
   hostnamePrefix: string;
   billingModel: BillingModel;
+  /** Monthly RUB price of a server's public IPv4 and where it came from; undefined without a public IP. */
+  ipv4?: { perMonth: number; source: string };
+  /** Warn when the balance is below this many RUB; 0 = never. */
+  balanceWarn: number;
+}
+
+/**
+ * The monthly price of one public IPv4: the option, else what the account pays for a floating IP now
+ * (`services/cost`, a `floating_ip` service or a server's `floating_ip`/`additional_ips` part; taken as monthly like
+ * preset prices), else the documented default.
+ */
+export async function resolveIpv4Price(
+  client: TimewebClient,
+  option: number | undefined,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<{ perMonth: number; source: string }> {
+  if (option !== undefined) return { perMonth: option, source: '--timewebcloud-ipv4-price' };
+  try {
+    const costs = await client.getServiceCosts(signal);
+    const ipTypes = new Set(['floating_ip', 'additional_ips']);
+    const seen = [
+      ...costs.filter((c) => c.type === 'floating_ip').map((c) => c.cost),
+      ...costs.flatMap((c) => (c.services ?? []).filter((p) => ipTypes.has(p.type ?? '')).map((p) => p.cost)),
+    ].filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0);
+    if (seen.length > 0) return { perMonth: Math.min(...seen), source: 'the account\'s floating IP cost' };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    logger.debug(`timewebcloud: cannot read the account's service costs: ${errorMessage(err)}`);
+  }
+  return { perMonth: DEFAULT_IPV4_PRICE_RUB, source: 'default, --timewebcloud-ipv4-price to set it' };
 }
 
 // ---- formatting ----
@@ -458,12 +489,15 @@ export async function resolveTimewebSettings(
     const f = await client.getFinances(signal);
     const hours = typeof f.hours_left === 'number' ? `, about ${f.hours_left} h of service left` : '';
     if (f.balance <= 0) logger.warn(`timewebcloud: the account balance is ${f.balance} ${f.currency}: new servers will fail`);
-    else logger.info(`timewebcloud: account balance ${f.balance} ${f.currency}${hours}`);
+    else if (f.balance < o.balanceWarn) {
+      logger.warn(`timewebcloud: the account balance ${f.balance} ${f.currency} is below --timewebcloud-balance-warn ${o.balanceWarn}${hours}`);
+    } else logger.info(`timewebcloud: account balance ${f.balance} ${f.currency}${hours}`);
   } catch (err) {
     logger.debug(`timewebcloud: cannot read the account finances: ${errorMessage(err)}`);
   }
 
   const settings: TimewebSettings = {
+    balanceWarn: o.balanceWarn,
     apiUrl: o.apiUrl,
     osDescription,
     candidates,
@@ -475,5 +509,6 @@ export async function resolveTimewebSettings(
   if (os !== undefined) settings.os = os;
   if (o.imageId !== undefined) settings.imageId = o.imageId;
   if (projectId !== undefined) settings.projectId = projectId;
+  if (o.publicIp) settings.ipv4 = await resolveIpv4Price(client, o.ipv4Price, logger, signal);
   return settings;
 }

@@ -275,6 +275,17 @@ export interface TwFinances {
   autopay_card_info?: unknown;
 }
 
+/** One entry of `GET /api/v1/account/services/cost` (`services_costs[]`). The period of `cost` is not documented. */
+export interface TwServiceCost {
+  /** `server`, `floating_ip`, `floating_ip_with_ddos_guard`, … */
+  type: string;
+  cost: number;
+  total_cost?: number;
+  service_id?: number;
+  /** Parts billed with the service: `type` is `floating_ip`, `additional_ips`, `bandwidth`, `disks`, … */
+  services?: { id?: number; type?: string; cost?: number; description?: string }[];
+}
+
 /** Error body: `message` may be a string or a string[] (400 validation errors). */
 export interface TwErrorBody {
   status_code?: number;
