@@ -193,7 +193,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   const pricePerHour = new Gauge({
     name: n('server_price_per_hour'),
-    help: 'Price of one agent server per hour, as the provider reports it.',
+    help: 'Price of one agent server per hour, as the provider reports it (its public IPv4 included).',
     labelNames: ['currency'],
     registers,
   });
