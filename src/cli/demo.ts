@@ -124,7 +124,13 @@ export function registerDemoCommand(program: Command, opts: DemoCommandOptions =
     // Logs go to stderr at `warn` by default (more would tear the view apart); the view shows the decisions.
     const level = String(values.logLevel ?? 'warn');
     const logger = createLogger({ level, pretty: false, destination: { write: (s: string) => io.stderr.write(s) } });
-    const builtin = opts.hooks ? undefined : observabilityHooks(values, (w) => io.stderr.write(`${w}\n`));
+    // A warning goes to stderr and stays in the view (the terminal view redraws the whole screen every second).
+    const notices: string[] = [];
+    const warn = (w: string): void => {
+      notices.push(w);
+      io.stderr.write(`${w}\n`);
+    };
+    const builtin = opts.hooks ? undefined : observabilityHooks(values, warn);
     const hooks = opts.hooks ? await opts.hooks() : builtin?.hooks;
     const stop = new AbortController();
     const unsubscribe = (opts.onInterrupt ?? defaultInterrupt)(() => stop.abort(new Error('interrupted')));
@@ -142,6 +148,7 @@ export function registerDemoCommand(program: Command, opts: DemoCommandOptions =
         jobs: { perMinute },
         ...(hooks ? { hooks } : {}),
         statusUrl: () => builtin?.url(),
+        notices,
         ...(duration !== undefined ? { duration } : {}),
       });
       const l = summary.leftover;

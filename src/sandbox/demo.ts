@@ -13,6 +13,7 @@ import { costAt, percentile } from './metrics.js';
 import type { DelaySpec, World, WorldAudit, WorldEvent } from './world.js';
 import { createWorld, realTimeScheduler } from './world.js';
 import { errorMessage } from '../util/guards.js';
+import type { FakeWoodpeckerState } from './fake-woodpecker.js';
 
 /**
  * `twcloud-scaler demo`: the real daemon loop (runLoop, real time, short intervals) against the simulated world
@@ -72,11 +73,17 @@ export interface DemoOptions {
   statusUrl?: () => string | undefined;
   /** View refresh period (ms). Default 1 s on a terminal, 15 s otherwise. */
   refreshMs?: number;
+  /**
+   * Warnings to keep on screen (e.g. the status page could not listen): read at every redraw, shown under the
+   * header, so the terminal view does not wipe them.
+   */
+  notices?: readonly string[];
 }
 
 export interface DemoSummary {
   elapsedMs: number;
-  workflows: { queued: number; completed: number };
+  /** `running` and `pending` were still so when the demo stopped (the clean-up cancels them). */
+  workflows: { queued: number; completed: number; running: number; pending: number };
   serversCreated: number;
   /** What was left after the clean-up (all zero when it worked). */
   leftover: WorldAudit;
@@ -90,6 +97,39 @@ function dur(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
+
+/**
+ * Queue waits so far: queued → started for workflows that started, and the wait until `now` for those still
+ * waiting (a figure of finished workflows only would say "p50 0s" while six wait).
+ */
+export function queueWaits(st: Pick<FakeWoodpeckerState, 'pending' | 'waitingOnDeps' | 'running' | 'completed'>, now: number): {
+  waits: number[];
+  waiting: number;
+} {
+  const started = [...st.completed, ...st.running]
+    .filter((w) => w.startedAt !== undefined)
+    .map((w) => (w.startedAt ?? w.queuedAt) - w.queuedAt);
+  const waiting = [...st.pending, ...st.waitingOnDeps];
+  return { waits: [...started, ...waiting.map((w) => Math.max(0, now - w.queuedAt))], waiting: waiting.length };
+}
+
+/** `queue wait p50 5s, max 40s (incl. 6 still waiting)` */
+export function queueWaitLine(st: Parameters<typeof queueWaits>[0], now: number): string {
+  const { waits, waiting } = queueWaits(st, now);
+  return (
+    `queue wait p50 ${dur(percentile(waits, 50))}, max ${dur(waits.length ? Math.max(...waits) : 0)}` +
+    (waiting > 0 ? ` (incl. ${waiting} still waiting)` : '')
+  );
+}
+
+/** The closing line's workflow figures: finished ones and the ones still running or queued at the stop. */
+export function workflowTally(w: DemoSummary['workflows']): string {
+  const open = [w.running > 0 ? `${w.running} still running` : '', w.pending > 0 ? `${w.pending} still queued` : ''].filter(Boolean);
+  return `${w.completed} workflow(s) finished${open.length ? `, ${open.join(' and ')} at the stop (cancelled)` : ''}`;
+}
+
+/** World events caused by the engine's own actions: shown after the tick's decision lines, not before. */
+const CAUSED_BY_ACTIONS: ReadonlySet<WorldEvent['kind']> = new Set(['server-created', 'server-deleted']);
 
 function describeResult(report: TickReport): string[] {
   const lines: string[] = [];
@@ -144,6 +184,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   opts.signal.addEventListener('abort', onAbort, { once: true });
   const timers: ReturnType<typeof setTimeout>[] = [];
   let refresh: ReturnType<typeof setInterval> | undefined;
+  let flushHeld = (): void => undefined;
   try {
     const values = sandboxValues(world, user);
     sim = await buildSandboxEngine({
@@ -158,13 +199,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const { reconciler, engine, core } = built;
     stopExtras = await opts.hooks?.start?.({ reconciler, provider: sim.provider, core, logger });
 
+    // A create's "+ server created" happens inside the tick, before the tick reports the decision: such events wait
+    // for the end of the tick, so every line comes after the decision that caused it.
+    const held: string[] = [];
+    let holding = true;
     reconciler.onTick((r) => {
       for (const line of describeResult(r)) push(`${hhmmss(r.finishedAt)} ${line}`);
+      for (const line of held.splice(0)) push(line);
     });
     world.onEvent((e) => {
       const mark = EVENT_MARK[e.kind];
-      if (mark) push(`${hhmmss(e.at)} ${mark} ${e.message}`);
+      if (!mark) return;
+      const line = `${hhmmss(e.at)} ${mark} ${e.message}`;
+      if (holding && CAUSED_BY_ACTIONS.has(e.kind)) held.push(line);
+      else push(line);
     });
+    flushHeld = () => {
+      holding = false; // the loop stopped: no tick report will come any more
+      for (const line of held.splice(0)) push(line);
+    };
 
     // ---- the job stream ----
     const jobs = opts.jobs ?? {};
@@ -224,7 +277,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const summaryLines = (): string[] => {
       const s = world.sample();
       const st = world.woodpecker.state();
-      const waits = st.completed.filter((w) => w.startedAt !== undefined).map((w) => (w.startedAt ?? 0) - w.queuedAt);
       const lives = world.vms().map((v) => ({
         name: v.name,
         createdAt: v.createdAt,
@@ -234,7 +286,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const last = reconciler.last?.plan?.summary;
       return [
         `running for ${dur(clock.now() - started)} · workflows: ${s.pending} pending, ${s.running} running, ` +
-          `${st.completed.length} done · queue wait p50 ${dur(percentile(waits, 50))}, max ${dur(waits.length ? Math.max(...waits) : 0)}`,
+          `${st.completed.length} done · ${queueWaitLine(st, clock.now())}`,
         `servers ${s.servers} · agents: ${s.agents.busy} busy, ${s.agents.idle} idle, ${s.agents.booting} booting, ` +
           `${s.agents.drained} drained${s.agents.lost ? `, ${s.agents.lost} lost` : ''} · ${world.vms().length} server(s) created so far` +
           (cost !== undefined && price ? ` · would have cost ${cost.toFixed(2)} ${price.currency}` : ''),
@@ -246,7 +298,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     };
     const draw = (): void => {
       if (tty) {
-        const head = header();
+        const head = [...header(), ...(opts.notices ?? []).map((n) => `! ${n}`)];
         const rows = Math.max(8, (out.rows !== undefined && out.rows > 0 ? out.rows : 30) - head.length - 9);
         const width = out.columns !== undefined && out.columns > 0 ? Math.max(40, out.columns) : 120;
         const clip = (l: string): string => (l.length > width ? `${l.slice(0, width - 1)}…` : l);
@@ -272,6 +324,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     await runAssembled(sim, { clock, logger, signal: stop.signal });
     clearInterval(refresh);
     refresh = undefined;
+    flushHeld();
     draw();
   } catch (e) {
     // Start-up failed (or the loop threw): nothing of ours may keep listening.
@@ -286,18 +339,24 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   }
 
   out.write('\nstopping: deleting every server, floating IP and agent the demo created…\n');
+  const atStop = world.woodpecker.state();
+  const elapsedMs = clock.now() - started;
   const leftover = await cleanUp(world, sim, out);
   await stopExtras?.().catch(() => undefined);
-  const st = world.woodpecker.state();
   const summary: DemoSummary = {
-    elapsedMs: clock.now() - started,
-    workflows: { queued: leftover.workflows.queued, completed: st.completed.filter((w) => w.status !== 'cancelled').length },
+    elapsedMs,
+    workflows: {
+      queued: leftover.workflows.queued,
+      completed: atStop.completed.filter((w) => w.status !== 'cancelled').length,
+      running: atStop.running.length,
+      pending: atStop.pending.length + atStop.waitingOnDeps.length,
+    },
     serversCreated: world.vms().length,
     leftover,
   };
   await world.close();
   out.write(
-    `done: ${summary.workflows.completed} workflow(s) ran on ${summary.serversCreated} server(s) in ${dur(summary.elapsedMs)}; ` +
+    `done: ${workflowTally(summary.workflows)}; ${summary.serversCreated} server(s) created in ${dur(summary.elapsedMs)}; ` +
       `left over: ${leftover.servers} server(s), ${leftover.unattachedFloatingIps.length} floating IP(s), ` +
       `${leftover.agentsWithoutServer.length} agent(s)${leftover.foreignTouched.length ? `; FOREIGN RESOURCES TOUCHED: ${leftover.foreignTouched.join(', ')}` : ''}\n`,
   );

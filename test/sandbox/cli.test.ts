@@ -105,6 +105,45 @@ describe('demo command', () => {
     assert.match(out, /● agent pool-1-agent-\w+ connected/);
     assert.match(out, /left over: 0 server\(s\), 0 floating IP\(s\), 0 agent\(s\)/);
     assert.doesNotMatch(out, /FOREIGN/);
+    // every "+ server created" line comes after the create decision that caused it
+    const lines = out.split('\n');
+    const created = lines.flatMap((l, i) => (/ \+ server (pool-1-agent-\w+)/.exec(l) ? [[i, /pool-1-agent-\w+/.exec(l)?.[0] ?? ''] as const] : []));
+    assert.ok(created.length > 0, 'a server was created');
+    for (const [at, name] of created) {
+      const decided = lines.findIndex((l) => l.includes(`create ${name} — pending-work`));
+      assert.ok(decided >= 0 && decided < at, `the create of ${name} (line ${decided}) is printed before its server (line ${at})`);
+    }
+    // the queue wait counts the workflows still waiting, and says so; the closing line counts unfinished workflows
+    assert.match(out, /queue wait p50 \d+s, max \d+s( \(incl\. \d+ still waiting\))?/);
+    const done = /done: (\d+) workflow\(s\) finished(?:, (?:(\d+) still running)?(?: and )?(?:(\d+) still queued)? at the stop \(cancelled\))?; \d+ server\(s\) created/.exec(out);
+    assert.ok(done, out.slice(-400));
+  });
+
+  it('keeps the warning that the status page could not listen on the terminal view', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    let screen = '';
+    const program = new Command('twcloud-scaler').enablePositionalOptions().exitOverride();
+    registerDemoCommand(program, {
+      env: {},
+      cwd: '/nowhere',
+      stdout: { write: (s: string) => (screen += s), isTTY: true, columns: 200, rows: 40 },
+      stderr: { write: () => true },
+      readFile: (p: string): string => {
+        throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      },
+      onInterrupt: () => () => undefined,
+    });
+    try {
+      await program.parseAsync(['demo', '--duration', '1500ms', '--seed', '1', '--http-addr', `127.0.0.1:${port}`], { from: 'user' });
+    } finally {
+      blocker.close();
+    }
+    const frames = screen.split('\x1b[2J');
+    assert.ok(frames.length >= 2, 'the view was drawn');
+    assert.match(frames.at(-1) ?? '', /! status page not started: .*EADDRINUSE/);
   });
 
   it('a configuration error stops it before anything runs, and releases its listeners', async () => {
