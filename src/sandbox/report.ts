@@ -1,3 +1,4 @@
+import { allOptionSpecs } from '../config/sections.js';
 import type { SimulationResult, SimulationSeries } from './result.js';
 
 /** Terminal table, JSON and a self-contained HTML report (inline SVG plots) for simulation results. */
@@ -115,6 +116,60 @@ export function formatJson(results: readonly SimulationResult[]): string {
   return JSON.stringify(results.length === 1 ? results[0] : { runs: results }, null, 2);
 }
 
+/** Settings the simulator reports that are not options of the configuration table: the `simulate` flag or a phrase. */
+const SIMULATOR_SETTING_LABELS: Readonly<Record<string, string>> = {
+  billing: '--timewebcloud-billing',
+  price: 'price per server',
+  priceOverride: '--price-per-hour',
+  bootDelay: '--boot-delay',
+  agentStartDelay: '--agent-start-delay',
+  neverBootRate: '--never-boot-rate',
+  agentDeathRate: '--agent-death-rate',
+};
+
+/** The user-facing name of a reported setting: its flag from the configuration table (`maxAgents` → `--max-agents`). */
+export function settingLabel(key: string): string {
+  const spec = allOptionSpecs().find((o) => o.key === key);
+  if (spec) return `--${spec.flag}`;
+  return SIMULATOR_SETTING_LABELS[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * One sentence with the result: what completed, the queue wait and the cost; for two runs, how the second compares
+ * with the first.
+ */
+export function headline(results: readonly SimulationResult[]): string {
+  const [a, b] = results;
+  if (!a) return '';
+  const one = (x: SimulationResult): string => {
+    const w = x.workflows;
+    const done = w.completed === w.queued ? `all ${w.queued} workflows completed` : `${w.completed} of ${w.queued} workflows completed`;
+    const left = x.leftover.servers + x.leftover.unattachedFloatingIps + x.leftover.agentsWithoutServer;
+    return (
+      `${done}; queue wait ${dur(x.queueWait.p50)} median, ${dur(x.queueWait.p95)} at the 95th percentile; ` +
+      `${x.vms.created} server(s) created (at most ${x.vms.peak} at once) for ${money(x.cost.total, x.cost.currency)}` +
+      (left === 0 && x.leftover.foreignTouched.length === 0 ? '; nothing left over' : `; ${left} resource(s) left over`)
+    );
+  };
+  if (!b || results.length !== 2) {
+    const s = one(a);
+    return `${a.label}: ${s.charAt(0).toUpperCase()}${s.slice(1)}.`;
+  }
+  const cmp = (x: number, y: number, what: string, f: (n: number) => string): string => {
+    if (x === y) return `the same ${what} (${f(x)})`;
+    const more = y > x;
+    const pct = x === 0 ? '' : ` (${Math.round((Math.abs(y - x) / x) * 100)} % ${more ? 'more' : 'less'})`;
+    return `${what} ${f(y)} instead of ${f(x)}${pct}`;
+  };
+  return (
+    `${b.label} compared with ${a.label}: ` +
+    `${cmp(a.queueWait.p95, b.queueWait.p95, '95th-percentile queue wait', dur)}, ` +
+    `${cmp(a.cost.total, b.cost.total, 'cost', (n) => money(n, a.cost.currency))}, ` +
+    `${cmp(a.vms.created, b.vms.created, 'servers created', String)}; ` +
+    `${b.workflows.completed} / ${b.workflows.queued} workflows completed (${a.workflows.completed} / ${a.workflows.queued}).`
+  );
+}
+
 // ---- HTML -------------------------------------------------------------------------------------------------------
 
 function esc(s: string): string {
@@ -163,6 +218,11 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
+/** The smallest whole step among 1, 2, 5, 10, 20, 25, 50, … that splits `max` into at most 5 parts. */
+export function integerStep(max: number): number {
+  for (let p = 1; ; p *= 10) for (const m of [1, 2, 2.5, 5]) if (Number.isInteger(m * p) && max / (m * p) <= 5) return m * p;
+}
+
 function hoursLabel(sec: number): string {
   const h = Math.floor(sec / 3600);
   const m = Math.floor((sec % 3600) / 60);
@@ -177,12 +237,17 @@ export function svgChart(opts: {
   stacked?: boolean;
   yMax?: number;
   unit?: string;
+  /** Counts (workflows, agents): whole-number ticks only. */
+  integer?: boolean;
 }): string {
   const { t, lines } = downsample(opts.t, opts.lines, opts.stacked === true);
   const tMax = Math.max(1, t[t.length - 1] ?? 1);
   const stackedTotals = t.map((_, i) => lines.reduce((a, l) => a + (l.values[i] ?? 0), 0));
   const rawMax = opts.stacked ? Math.max(0, ...stackedTotals) : Math.max(0, ...lines.flatMap((l) => l.values));
-  const yMax = opts.yMax ?? niceMax(rawMax);
+  const wanted = opts.yMax ?? niceMax(rawMax);
+  // Whole-number steps for counts (1, 2, 5, 10, 20, 25, 50, …), at most 5 of them.
+  const step = opts.integer ? integerStep(wanted) : wanted / 4;
+  const yMax = opts.integer ? Math.max(step, Math.ceil(wanted / step) * step) : wanted;
   const pw = W - M.l - M.r;
   const ph = H - M.t - M.b;
   const x = (sec: number): number => M.l + (sec / tMax) * pw;
@@ -192,8 +257,8 @@ export function svgChart(opts: {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(opts.title)}">`);
   parts.push(`<text x="${M.l}" y="15" class="title">${esc(opts.title)}</text>`);
   // grid + axes
-  for (let k = 0; k <= 4; k++) {
-    const v = (yMax * k) / 4;
+  for (let k = 0; k * step <= yMax + 1e-9; k++) {
+    const v = k * step;
     const yy = y(v);
     parts.push(`<line x1="${M.l}" x2="${W - M.r}" y1="${f(yy)}" y2="${f(yy)}" class="grid"/>`);
     const label = Number.isInteger(v) ? String(v) : v.toFixed(1);
@@ -246,6 +311,7 @@ function queueChart(r: SimulationResult, yMax: number): string {
     title: `Queue — ${r.label}`,
     t: s.t,
     yMax,
+    integer: true,
     lines: [
       { name: 'pending', color: '#dc2626', values: s.pending },
       { name: 'running', color: '#2563eb', values: s.running },
@@ -260,6 +326,7 @@ function agentsChart(r: SimulationResult, yMax: number): string {
     t: s.t,
     stacked: true,
     yMax,
+    integer: true,
     lines: [
       { name: 'busy', color: '#2563eb', values: s.busy },
       { name: 'idle', color: '#10b981', values: s.idle },
@@ -326,7 +393,7 @@ export function renderHtml(results: readonly SimulationResult[], opts: { title?:
     .map(
       (r) =>
         `<div><h3>${esc(r.label)}</h3><ul>${Object.entries(r.settings)
-          .map(([k, v]) => `<li><code>${esc(k)}</code> = ${esc(String(v))}</li>`)
+          .map(([k, v]) => `<li><code>${esc(settingLabel(k))}</code> = ${esc(String(v))}</li>`)
           .join('')}</ul></div>`,
     )
     .join('');
@@ -339,9 +406,10 @@ table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom
 th{background:#f3f4f6}.row{display:flex;flex-wrap:wrap;gap:16px}
 svg{background:#fff;border:1px solid #e5e7eb;border-radius:4px}
 svg .title{font-size:12px;font-weight:600}svg .tick,svg .legend{font-size:10px;fill:#374151}
-svg .grid{stroke:#e5e7eb}svg .axis{stroke:#9ca3af}code{background:#f3f4f6;padding:0 3px}
+.headline{font-size:16px;font-weight:600}svg .grid{stroke:#e5e7eb}svg .axis{stroke:#9ca3af}code{background:#f3f4f6;padding:0 3px}
 </style></head><body>
 <h1>${esc(title)}</h1>
+<p class="headline">${esc(headline(results))}</p>
 <p>Workload <b>${esc(first.workload.name)}</b>: ${first.workload.workflows} workflows over ${esc(dur(first.workload.spanMs))}; seed ${first.seed}.</p>
 <h2>Summary</h2>${tableHtml}
 <h2>Queue length</h2><div class="row">${results.map((r) => queueChart(r, qMax)).join('')}</div>

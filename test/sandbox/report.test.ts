@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { billedHours, costAt, peakConcurrent, percentile, vmHours } from '../../src/sandbox/metrics.js';
-import { formatJson, formatTable, renderHtml } from '../../src/sandbox/report.js';
+import { formatJson, formatTable, headline, integerStep, renderHtml, settingLabel, svgChart } from '../../src/sandbox/report.js';
 import type { SimulationResult } from '../../src/sandbox/result.js';
 
 const H = 3_600_000;
@@ -114,5 +114,50 @@ describe('reports', () => {
     // nothing loaded from elsewhere
     assert.doesNotMatch(html, /<(script|link|img)\b/);
     assert.doesNotMatch(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, ''), /https?:\/\//);
+  });
+
+  it('HTML: settings by their flag names, not the internal keys', () => {
+    const r = { ...a, settings: { minAgents: 0, agentIdleTimeout: '5m', billing: 'hourly', bootDelay: '60s..120s', price: '1.58 RUB/h' } };
+    const html = renderHtml([r]);
+    for (const flag of ['--min-agents', '--agent-idle-timeout', '--timewebcloud-billing', '--boot-delay', 'price per server']) {
+      assert.ok(html.includes(`<code>${flag}</code>`), flag);
+    }
+    assert.doesNotMatch(html, /<code>(minAgents|agentIdleTimeout|bootDelay)<\/code>/);
+    assert.equal(settingLabel('timewebcloudIpv4Price'), '--timewebcloud-ipv4-price');
+  });
+
+  it('count axes have whole-number ticks only', () => {
+    const cases: [number, number][] = [
+      [1, 1],
+      [3, 1],
+      [5, 1],
+      [6, 2],
+      [12, 5],
+      [25, 5],
+      [40, 10],
+      [120, 25],
+    ];
+    for (const [max, step] of cases) assert.equal(integerStep(max), step, `max ${max}`);
+    for (const peak of [1, 2, 3, 7]) {
+      const svg = svgChart({ title: 'q', t: [0, 60], integer: true, lines: [{ name: 'pending', color: '#000', values: [0, peak] }] });
+      const ticks = [...svg.matchAll(/<text [^>]*text-anchor="end" class="tick">([^<]+)<\/text>/g)].map((m) => m[1] ?? '');
+      assert.ok(ticks.length >= 2, svg);
+      for (const t of ticks) assert.match(t, /^\d+$/, `tick ${t} with peak ${peak}`);
+    }
+    // the report's queue and agents charts use them
+    const html = renderHtml([a]);
+    assert.doesNotMatch(html.replace(/<svg[^]*?Cumulative cost[^]*?<\/svg>/, ''), /class="tick">\d+\.\d+</);
+  });
+
+  it('HTML: a headline sentence with the result', () => {
+    assert.equal(
+      headline([a]),
+      'upstream: All 3 workflows completed; queue wait 1s median, 1m40s at the 95th percentile; 2 server(s) created (at most 2 at once) for 10.00 RUB; nothing left over.',
+    );
+    assert.equal(
+      headline([a, b]),
+      'default compared with upstream: 95th-percentile queue wait 50s instead of 1m40s (50 % less), cost 6.00 RUB instead of 10.00 RUB (40 % less), the same servers created (2); 3 / 3 workflows completed (3 / 3).',
+    );
+    assert.match(renderHtml([a, b]), /<p class="headline">default compared with upstream: /);
   });
 });
