@@ -38,11 +38,12 @@ async function waitUp(url: string, ms: number): Promise<void> {
 }
 
 describe('status page with the demo', () => {
-  it('shows the live pool of `twcloud-scaler demo`', { skip, timeout: 60_000 }, async () => {
+  it('shows the live pool of `twcloud-scaler demo`', { skip, timeout: 180_000 }, async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required (REQUIRE_VALIDATORS=1)`);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     let stdout = '';
+    let stopDemo = (): void => undefined;
     const program = new Command('twcloud-scaler').enablePositionalOptions().exitOverride();
     registerDemoCommand(program, {
       env: {},
@@ -53,12 +54,15 @@ describe('status page with the demo', () => {
         throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
       },
       writeFile: () => undefined,
-      onInterrupt: () => () => undefined,
+      // The test stops the demo once it has seen the page (no fixed --duration: a slow machine gets the time it needs).
+      onInterrupt: (stop) => {
+        stopDemo = stop;
+        return () => undefined;
+      },
     });
     const demo = program.parseAsync(
       [
         'demo',
-        '--duration', '9s',
         '--seed', '3',
         '--http-addr', `127.0.0.1:${port}`,
         '--boot-delay', '300ms',
@@ -74,7 +78,7 @@ describe('status page with the demo', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     try {
-      await waitUp(`${url}/healthz`, 10_000);
+      await waitUp(`${url}/healthz`, 60_000);
       const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(e.message));
@@ -83,8 +87,8 @@ describe('status page with the demo', () => {
       });
       await page.goto(`${url}/`);
       // Agents appear once the demo's queue fills; the page polls every 5 s.
-      await page.waitForSelector('#agents tr td.mono', { timeout: 20_000 });
-      await page.waitForFunction(() => document.querySelectorAll('#decisions tr td.mono').length > 0, undefined, { timeout: 20_000 });
+      await page.waitForSelector('#agents tr td.mono', { timeout: 60_000 });
+      await page.waitForFunction(() => document.querySelectorAll('#decisions tr td.mono').length > 0, undefined, { timeout: 60_000 });
       await page.waitForSelector('#chart circle[data-series="agents"]');
       const dir = join(process.cwd(), '.cache');
       mkdirSync(dir, { recursive: true });
@@ -98,6 +102,7 @@ describe('status page with the demo', () => {
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();
+      stopDemo();
       await demo;
     }
     assert.match(stdout, /left over: 0 server\(s\), 0 floating IP\(s\), 0 agent\(s\)/);

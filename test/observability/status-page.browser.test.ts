@@ -19,15 +19,24 @@ const required = process.env.REQUIRE_VALIDATORS === '1';
 const skip = !existsSync(CHROMIUM) && !required ? `${CHROMIUM} not found (apt-get install chromium); set REQUIRE_VALIDATORS=1 to fail instead` : false;
 
 describe('status page in headless Chromium', () => {
-  it('renders live data: cards, agents, decisions and the chart', { skip, timeout: 60_000 }, async () => {
+  it('renders live data: cards, agents, decisions and the chart', { skip, timeout: 180_000 }, async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required (REQUIRE_VALIDATORS=1)`);
     const minutes = 200;
     const clock = manualClock(T0 + minutes * MIN);
     const status = createStatusTracker({
       clock,
       config,
-      price: { perHour: 7.5, currency: 'RUB', description: 'preset 2453 (2 CPU / 4 GB / 50 GB)' },
+      price: {
+        perHour: 7.5,
+        currency: 'RUB',
+        description: 'preset 2453 (2 CPU / 4 GB / 50 GB) + public IPv4',
+        parts: [
+          { label: 'server', perHour: 7.3 },
+          { label: 'public IPv4', perHour: 0.2 },
+        ],
+      },
     });
+    status.observeBalance({ amount: 320, currency: 'RUB', warnBelow: 500, low: true, hoursLeft: 40 });
     const metrics = createMetrics({ poolId: config.poolId });
     for (const r of syntheticRun(T0, minutes)) {
       status.observeTick(r);
@@ -62,7 +71,7 @@ describe('status page in headless Chromium', () => {
       });
 
       await page.goto(`${srv.url}/`);
-      await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 60_000 });
       await page.waitForSelector('#agents tr td.mono');
       await page.waitForSelector('#chart path[data-series="agents"]');
 
@@ -86,6 +95,11 @@ describe('status page in headless Chromium', () => {
       assert.equal(await page.textContent('#c-agents'), String(snap.agents.length));
       assert.equal(await page.textContent('#state'), 'running');
       assert.match((await page.textContent('#c-cost')) ?? '', /RUB$/);
+      assert.match((await page.textContent('#c-cost-sub')) ?? '', /7\.50 RUB\/h per server \(server 7\.30 \+ public IPv4 0\.20\)/);
+      assert.equal(await page.textContent('#c-balance'), 'account balance 320 RUB, about 40 h left \u2014 below 500 RUB, top it up');
+      assert.equal(await page.getAttribute('#c-balance', 'class'), 'small low');
+      assert.equal(await page.textContent('.card:has(#c-desired) h2'), 'Target agents');
+      assert.match((await page.textContent('#c-desired-sub')) ?? '', /^the queue needs \d+, capacity counted \d+$/);
       assert.match((await page.textContent('#config')) ?? '', /policy default/);
 
       const decisions = await page.$$eval('#decisions tr', (rows) => rows.length);

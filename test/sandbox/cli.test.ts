@@ -84,11 +84,28 @@ describe('simulate command', () => {
 
 describe('demo command', () => {
   it('runs the real loop against the world on 127.0.0.1, then deletes everything', async () => {
-    const h = harness({});
-    await h.program.parseAsync(
+    // No fixed --duration: the test stops the demo once an agent connected and a workflow finished, however long a
+    // busy machine takes for that.
+    let stdout = '';
+    let stopDemo = (): void => undefined;
+    const program = new Command('twcloud-scaler').enablePositionalOptions().exitOverride();
+    registerDemoCommand(program, {
+      env: {},
+      cwd: '/nowhere',
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: () => true },
+      readFile: (p: string): string => {
+        throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      },
+      onInterrupt: (stop) => {
+        stopDemo = stop;
+        return () => undefined;
+      },
+    });
+    const demo = program.parseAsync(
       [
         'demo',
-        '--duration', '4s',
+        '--duration', '10m',
         '--seed', '2',
         '--http-addr', 'off',
         '--boot-delay', '200ms',
@@ -99,6 +116,11 @@ describe('demo command', () => {
       ],
       { from: 'user' },
     );
+    for (let i = 0; i < 1200 && !/● agent pool-1-agent-\w+ connected/.test(stdout); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    stopDemo();
+    await demo;
+    const h = { out: () => stdout };
     const out = h.out();
     assert.match(out, /policy default · agents 0\.\.5/);
     assert.match(out, /create pool-1-agent-[A-Za-z]+ — pending-work/);
