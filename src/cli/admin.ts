@@ -96,7 +96,8 @@ export function formatStatus(s: StatusSnapshot): string {
   if (p.workflowsPerAgent !== null) cfg.push(`${p.workflowsPerAgent} workflows/agent`);
   if (p.billingModel) cfg.push(`${p.billingModel} billing`);
   const state = s.admin.paused ? 'PAUSED' : !s.lastTick ? 'starting' : s.lastTick.ok ? 'running' : 'errors';
-  out.push(`Pool ${p.poolId ?? '?'}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
+  const inst = p.installationId ? ` of installation ${p.installationId}` : '';
+  out.push(`Pool ${p.poolId ?? '?'}${inst}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
   const lt = s.lastTick;
   out.push(
     lt
@@ -142,6 +143,12 @@ export function formatStatus(s: StatusSnapshot): string {
     out.push('');
     out.push('Servers without an agent:');
     out.push(table(['SERVER', 'STATE', 'STATUS', 'AGE'], orphans.map((x) => [x.name, x.state, x.status, fmtDuration(x.ageMs)])));
+  }
+  const foreign = s.foreign ?? [];
+  if (foreign.length > 0) {
+    out.push('');
+    out.push('Foreign look-alikes (named like this pool, not this installation\'s; never drained, deleted or counted):');
+    out.push(table(['KIND', 'NAME', 'ID', 'WHY'], foreign.map((f) => [f.kind, f.name, f.id, f.why])));
   }
   if (lt && (lt.errors.length > 0 || lt.notes.length > 0)) {
     out.push('');
