@@ -32,7 +32,8 @@ export function randomLetters(n: number, random: RandomFn): string {
   return s;
 }
 
-const NONCE_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+/** The alphabet of agent-name nonces. */
+export const NONCE_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Who this pool is: the pool id and the installation identity (see identity.ts). */
 export interface PoolIdentity {
@@ -64,9 +65,15 @@ export function isOurAgentName(name: string, id: PoolIdentity): boolean {
  * it is this installation's. It still matches `poolNamePattern`.
  */
 export function newAgentName(id: PoolIdentity, random: RandomFn, taken: ReadonlySet<string>): string {
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     let nonce = '';
     for (let i = 0; i < NONCE_LENGTH; i++) nonce += NONCE_CHARS[Math.floor(random() * NONCE_CHARS.length)] ?? 'a';
+    // 36⁶ nonces: a real random source never needs a second try. One that keeps repeating itself gets the attempt
+    // number spliced in from the 8th try on, so a crowded pool can never loop forever.
+    if (attempt >= 8) {
+      const k = attempt.toString(36);
+      nonce = nonce.slice(0, NONCE_LENGTH - k.length) + k;
+    }
     const name = agentNameFor(id, nonce);
     if (!taken.has(name)) return name;
   }
