@@ -317,10 +317,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
   const foreignIpIds = new Set(world.timeweb.floatingIps().map((ip) => ip.id));
   const staticAgent = world.woodpecker.seedAgent({ name: 'static-builder' });
   const otherPoolAgent = world.woodpecker.seedAgent({ name: 'pool-2-agent-XyZw' });
-  // Look-alikes of this pool: a person's agent and the Go autoscaler's (4 random letters). Not ours: never touched.
-  const manualAgent = world.woodpecker.seedAgent({ name: `pool-${POOL_ID}-agent-manual` });
-  const goAgent = world.woodpecker.seedAgent({ name: `pool-${POOL_ID}-agent-AbCd` });
-  const foreignAgentIds = new Set([staticAgent, otherPoolAgent, manualAgent, goAgent].map((a) => String(a.id)));
+  const foreignAgentIds = new Set([staticAgent, otherPoolAgent].map((a) => String(a.id)));
   /** This installation's agents: the engine's own membership test (names carrying our tag). */
   const pattern = { test: (name: string): boolean => isOurAgentName(name, OWNER) };
   const foreignAgentsBefore = JSON.stringify(
