@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runAssembled } from '../../src/assemble.js';
 import type { Policy } from '../../src/engine/types.js';
-import { parseMarker } from '../../src/providers/timeweb/ownership.js';
+import { legacyServerComment, parseMarker } from '../../src/providers/timeweb/ownership.js';
 import { createFakeWoodpecker } from '../../src/sandbox/fake-woodpecker.js';
 import { buildSandboxEngine, sandboxValues } from '../../src/sandbox/engine.js';
 import type { SandboxEngine } from '../../src/sandbox/engine.js';
@@ -196,4 +196,73 @@ describe('two installations, one Timeweb account, the same pool id', () => {
       assert.deepEqual(o.lookalikesTouched, [], 'look-alike agents on either Woodpecker server');
     });
   }
+});
+
+describe('upgrade: servers and agents of the current release are adopted, not orphaned', () => {
+  it('adopts a server whose marker names the agent this Woodpecker server lists; removes it normally once idle; leaves the unproven ones alone', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now();
+    const world = createWorld({ scheduler: clock, random: seededRandom(9), grpcAddr: 'woodpecker-server:9000', track: (p) => clock.track(p) });
+    const wp = world.woodpecker;
+    // Made by the current release: agent + server, marker `pool=1;agent=<id>` (no installation id).
+    const oldA = wp.seedAgent({ name: 'pool-1-agent-OldA' });
+    wp.connectAgent(oldA.token, { capacity: 1, labels: {}, hostname: oldA.name });
+    const srvA = world.timeweb.seedServer({ name: oldA.name, comment: `kept ${legacyServerComment('1', oldA.id)}` });
+    // Same name, but the marker names another agent id: not proven.
+    const oldB = wp.seedAgent({ name: 'pool-1-agent-OldB' });
+    wp.connectAgent(oldB.token, { capacity: 1, labels: {}, hostname: oldB.name });
+    const srvB = world.timeweb.seedServer({ name: oldB.name, comment: legacyServerComment('1', oldB.id + 1000) });
+    // No agent of that name at all: not proven.
+    const srvC = world.timeweb.seedServer({ name: 'pool-1-agent-OldC', comment: legacyServerComment('1', 77) });
+
+    const a = await buildSandboxEngine({
+      values: sandboxValues(world, { minAgents: 0, maxAgents: 3, agentIdleTimeout: 5 * M, timewebcloudBilling: 'per-second' }),
+      clock,
+      fetch: world.fetch,
+      random: seededRandom(10),
+      logger: captureLogger().logger,
+    });
+    const first = await a.reconciler.tick('full');
+    assert.deepEqual(first.results[0] && [first.results[0].action.kind, first.results[0].name, first.results[0].outcome], [
+      'adopt',
+      oldA.name,
+      'done',
+    ]);
+    assert.ok(
+      first.results.every((r) => r.name === oldA.name && (r.action.kind === 'adopt' || r.action.kind === 'drain')),
+      'nothing else is touched, and nothing is removed before the marker is upgraded',
+    );
+    assert.equal(world.timeweb.server(srvA.id)?.comment, `kept twcloud-scaler:inst=${a.engine.installationId};pool=1;agent=${oldA.id}`);
+    assert.equal(first.plan?.summary.poolAgents, 1, 'its agent counts as ours');
+    assert.deepEqual(first.plan?.foreign.map((f) => `${f.kind} ${f.name}`).sort(), [
+      `agent ${oldB.name}`,
+      'server pool-1-agent-AbCd',
+      `server ${oldB.name}`,
+      'server pool-1-agent-OldC',
+    ]);
+
+    // A fresh process (restart) sees the upgraded marker as the proof and scales the idle agent in as usual.
+    const b = await buildSandboxEngine({
+      values: sandboxValues(world, { minAgents: 0, maxAgents: 3, agentIdleTimeout: 5 * M, timewebcloudBilling: 'per-second' }),
+      clock,
+      fetch: world.fetch,
+      random: seededRandom(11),
+      logger: captureLogger().logger,
+    });
+    const stop = new AbortController();
+    const loop = runAssembled(b, { clock, logger: captureLogger().logger, signal: stop.signal });
+    await clock.runWhile(() => world.timeweb.server(srvA.id) === undefined && wp.agent(oldA.id) === undefined, start + 60 * M);
+    stop.abort(new Error('done'));
+    let finished = false;
+    void loop.finally(() => {
+      finished = true;
+    });
+    await clock.runWhile(() => finished, clock.now() + 10 * M);
+    assert.equal(world.timeweb.server(srvA.id), undefined, 'the adopted server is removed once idle');
+    assert.equal(wp.agent(oldA.id), undefined, 'and its agent');
+    assert.equal(world.timeweb.server(srvB.id)?.comment, srvB.comment, 'unproven: untouched');
+    assert.equal(world.timeweb.server(srvC.id)?.comment, srvC.comment, 'unproven: untouched');
+    assert.equal(wp.agent(oldB.id)?.no_schedule, false, 'its look-alike agent is neither drained nor deleted');
+    await world.close();
+  });
 });
