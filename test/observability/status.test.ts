@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialMemory } from '../../src/engine/types.js';
+import { formatStatus } from '../../src/cli/admin.js';
 import { createStatusTracker } from '../../src/observability/status.js';
 import type { AgentState } from '../../src/observability/status.js';
 import {
@@ -260,5 +261,40 @@ describe('status tracker', () => {
     for (const p of s.series) assert.equal(p.agents, p.booting + p.idle + p.busy + p.drained + p.stale);
     assert.ok(s.decisions.length > 0 && s.decisions.length <= 50);
     assert.ok(s.cost.total > 0);
+  });
+});
+
+describe('status: foreign look-alikes', () => {
+  it('are listed with the reason, not as pool agents; the installation id is shown (api, CLI)', () => {
+    const clock = manualClock(T0 + 30_000);
+    const st = createStatusTracker({ clock, config });
+    const contact = sec(T0 - 5000);
+    st.observeTick(
+      report({
+        now: T0,
+        agents: [
+          agent({ id: 1, name: nm('idle'), last_contact: contact }),
+          agent({ id: 2, name: 'pool-1-agent-manual', last_contact: contact }),
+          agent({ id: 3, name: 'pool-1-agent-AbCd', last_contact: contact }),
+        ],
+        servers: [server(nm('idle'), T0 - 60 * MIN)],
+      }),
+    );
+    const s = st.snapshot();
+    assert.deepEqual(s.agents.map((a) => a.name), [nm('idle')]);
+    assert.deepEqual(
+      s.foreign.map((f) => [f.kind, f.name, f.id]),
+      [
+        ['agent', 'pool-1-agent-manual', '2'],
+        ['agent', 'pool-1-agent-AbCd', '3'],
+      ],
+    );
+    assert.match(s.foreign[0]?.why ?? '', /does not carry this installation's tag/);
+    assert.equal(s.pool.installationId, config.installationId);
+    assert.deepEqual([...st.knownAgents()], [nm('idle')], 'admin controls only know our agents');
+    const text = formatStatus(s);
+    assert.match(text, new RegExp(`Pool 1 of installation ${config.installationId}`));
+    assert.match(text, /Foreign look-alikes .*never drained, deleted or counted/);
+    assert.match(text, /agent\s+pool-1-agent-manual\s+2\s+named like this pool/);
   });
 });
