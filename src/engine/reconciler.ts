@@ -118,10 +118,18 @@ export class Reconciler {
     return obs;
   }
 
-  /** One warning per look-alike (by kind, id and name), the first time a tick sees it. */
-  private warnForeign(foreign: readonly ForeignResource[]): void {
+  /**
+   * One warning per look-alike (by kind, id and name), the first time a tick sees it. A full tick forgets the ones
+   * that are gone, so the set stays as small as the account's look-alikes.
+   */
+  private warnForeign(foreign: readonly ForeignResource[], mode: PlanMode): void {
+    const keyOf = (f: ForeignResource): string => `${f.kind} ${f.id} ${f.name}`;
+    if (mode === 'full') {
+      const seen = new Set(foreign.map(keyOf));
+      for (const k of this.warnedForeign) if (!seen.has(k)) this.warnedForeign.delete(k);
+    }
     for (const f of foreign) {
-      const key = `${f.kind} ${f.id} ${f.name}`;
+      const key = keyOf(f);
       if (this.warnedForeign.has(key)) continue;
       this.warnedForeign.add(key);
       this.deps.logger.warn(
@@ -151,7 +159,7 @@ export class Reconciler {
       if (observation) {
         if (observation.servers === undefined && mode === 'full') errors.push('listing provider servers failed');
         planned = plan(observation, config, this.memory, mode);
-        this.warnForeign(planned.foreign);
+        this.warnForeign(planned.foreign, mode);
         const s = planned.summary;
         logger.debug(
           {
