@@ -96,8 +96,8 @@ export function formatStatus(s: StatusSnapshot): string {
   if (p.workflowsPerAgent !== null) cfg.push(`${p.workflowsPerAgent} workflows/agent`);
   if (p.billingModel) cfg.push(`${p.billingModel} billing`);
   const state = s.admin.paused ? 'PAUSED' : !s.lastTick ? 'starting' : s.lastTick.ok ? 'running' : 'errors';
-  const inst = p.installationId ? ` of installation ${p.installationId}` : '';
-  out.push(`Pool ${p.poolId ?? '?'}${inst}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
+  out.push(`Pool ${p.poolId ?? '?'}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
+  if (p.installationId) out.push(`Installation: ${p.installationId} (in every server marker and agent-name tag)`);
   const lt = s.lastTick;
   out.push(
     lt

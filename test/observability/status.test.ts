@@ -293,7 +293,7 @@ describe('status: foreign look-alikes', () => {
     assert.equal(s.pool.installationId, config.installationId);
     assert.deepEqual([...st.knownAgents()], [nm('idle')], 'admin controls only know our agents');
     const text = formatStatus(s);
-    assert.match(text, new RegExp(`Pool 1 of installation ${config.installationId}`));
+    assert.match(text, new RegExp(`\nInstallation: ${config.installationId} `));
     assert.match(text, /Foreign look-alikes .*never drained, deleted or counted/);
     assert.match(text, /agent\s+pool-1-agent-manual\s+2\s+named like this pool/);
   });
