@@ -109,12 +109,12 @@ class Planner {
     const members = poolMembership(obs, cfg, memory.adopted);
     const running = runningTasksByAgent(obs.queue.running);
     this.pool = members.agents.map((agent) => ({
-        agent,
-        noSchedule: agent.no_schedule,
-        removed: false,
-        drainedNow: false,
-        runningTasks: running.get(agent.id) ?? 0,
-      }));
+      agent,
+      noSchedule: agent.no_schedule,
+      removed: false,
+      drainedNow: false,
+      runningTasks: running.get(agent.id) ?? 0,
+    }));
     this.servers = members.servers;
     this.foreign = members.foreign;
     this.adopting = new Set(members.adoptions.map((a) => a.server.name));
