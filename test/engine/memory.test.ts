@@ -133,14 +133,14 @@ describe('nextMemory: admin state', () => {
 describe('nextMemory: provider rate limit', () => {
   it('a rate-limited create holds creates until Retry-After, and is no provisioning failure', () => {
     const limited: ActionResult = { ...createR('skipped'), rateLimitedUntil: NOW + 90 * SEC };
-    const m = nextMemory(memory(), world(), [limited, createR('skipped')], '1');
+    const m = nextMemory(memory(), world(), [limited, createR('skipped')], config());
     assert.equal(m.createRateLimitedUntil, NOW + 90 * SEC);
     assert.equal(m.provisionFailures, 0);
     assert.equal(m.createBlockedUntil, 0);
   });
 
   it('an earlier, later limit is kept', () => {
-    const m = nextMemory(memory({ createRateLimitedUntil: NOW + 5 * MIN }), world(), [{ ...createR('skipped'), rateLimitedUntil: NOW + MIN }], '1');
+    const m = nextMemory(memory({ createRateLimitedUntil: NOW + 5 * MIN }), world(), [{ ...createR('skipped'), rateLimitedUntil: NOW + MIN }], config());
     assert.equal(m.createRateLimitedUntil, NOW + 5 * MIN);
   });
 });
@@ -152,7 +152,7 @@ describe('nextMemory: when pool agents were last seen busy', () => {
       agents: [agent(1, n('busy')), agent(2, n('idle')), agent(3, n('new0')), agent(4, 'static-1')],
       running: [1, 4],
     });
-    const m = nextMemory(before, obs, [], '1');
+    const m = nextMemory(before, obs, [], config());
     assert.deepEqual(m.busySeenAt, { [n('busy')]: NOW, [n('idle')]: NOW - MIN });
   });
 });
