@@ -87,7 +87,7 @@ describe('executor: create', () => {
   });
 
   it('a rate-limited deploy (429) unregisters the agent, is no failure, and holds the other creates', async () => {
-    const s = setup({ random: spelling('abcdwxyz') });
+    const s = setup({ random: spelling('abcd', 'wxyz') });
     s.deps.now = () => 1_000_000;
     s.provider.deployError = new RateLimitedError('429 too many requests', 90_000);
     const results = await execute([create, create], s.deps, new Set());

@@ -97,24 +97,24 @@ describe('status tracker', () => {
     const st = createStatusTracker({ clock, config });
     const contact = sec(T0 - 5000);
     const why = { code: 'pending-work' as const, message: 'test' };
-    const created = agent({ id: 9, name: 'pool-1-agent-newa', created: sec(T0 + 1000) });
+    const created = agent({ id: 9, name: nm('newa'), created: sec(T0 + 1000) });
     st.observeTick(
       report({
         now: T0,
         agents: [
-          agent({ id: 1, name: 'pool-1-agent-idle', last_contact: contact }),
-          agent({ id: 2, name: 'pool-1-agent-stal', last_contact: sec(T0 - 30 * MIN) }),
+          agent({ id: 1, name: nm('idle'), last_contact: contact }),
+          agent({ id: 2, name: nm('stal'), last_contact: sec(T0 - 30 * MIN) }),
         ],
-        servers: [server('pool-1-agent-idle', T0 - 60 * MIN), server('pool-1-agent-stal', T0 - 60 * MIN)],
+        servers: [server(nm('idle'), T0 - 60 * MIN), server(nm('stal'), T0 - 60 * MIN)],
         results: [
           result({ kind: 'create', reason: why }, {
-            name: 'pool-1-agent-newa',
+            name: nm('newa'),
             agent: created,
-            server: server('pool-1-agent-newa', T0 + 1000, { state: 'booting', status: 'installing' }),
+            server: server(nm('newa'), T0 + 1000, { state: 'booting', status: 'installing' }),
           }),
-          result({ kind: 'drain', agent: { id: 1, name: 'pool-1-agent-idle' }, reason: why }, { name: 'pool-1-agent-idle' }),
-          result({ kind: 'remove-agent', agent: { id: 2, name: 'pool-1-agent-stal' }, reason: why }, {
-            name: 'pool-1-agent-stal',
+          result({ kind: 'drain', agent: { id: 1, name: nm('idle') }, reason: why }, { name: nm('idle') }),
+          result({ kind: 'remove-agent', agent: { id: 2, name: nm('stal') }, reason: why }, {
+            name: nm('stal'),
             agentGone: true,
             serverGone: true,
           }),
@@ -125,15 +125,15 @@ describe('status tracker', () => {
     assert.deepEqual(
       s.agents.map((a) => [a.name, a.state]),
       [
-        ['pool-1-agent-idle', 'drained'],
-        ['pool-1-agent-newa', 'booting'],
+        [nm('idle'), 'drained'],
+        [nm('newa'), 'booting'],
       ],
     );
     assert.deepEqual(
       s.servers.map((x) => [x.name, x.state, x.hasAgent]),
       [
-        ['pool-1-agent-idle', 'running', true],
-        ['pool-1-agent-newa', 'booting', true],
+        [nm('idle'), 'running', true],
+        [nm('newa'), 'booting', true],
       ],
     );
     assert.equal(s.series.at(-1)?.servers, 2);
