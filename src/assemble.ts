@@ -83,6 +83,7 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
   });
   const provider = await def.create({
     poolId: core.poolId,
+    installationId: core.installationId,
     values: opts.values,
     fetch: opts.fetch,
     clock,

@@ -97,6 +97,7 @@ export function formatStatus(s: StatusSnapshot): string {
   if (p.billingModel) cfg.push(`${p.billingModel} billing`);
   const state = s.admin.paused ? 'PAUSED' : !s.lastTick ? 'starting' : s.lastTick.ok ? 'running' : 'errors';
   out.push(`Pool ${p.poolId ?? '?'}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
+  if (p.installationId) out.push(`Installation: ${p.installationId} (in every server marker and agent-name tag)`);
   const lt = s.lastTick;
   out.push(
     lt
@@ -152,6 +153,12 @@ export function formatStatus(s: StatusSnapshot): string {
     out.push('');
     out.push('Servers without an agent:');
     out.push(table(['SERVER', 'STATE', 'STATUS', 'AGE'], orphans.map((x) => [x.name, x.state, x.status, fmtDuration(x.ageMs)])));
+  }
+  const foreign = s.foreign ?? [];
+  if (foreign.length > 0) {
+    out.push('');
+    out.push('Foreign look-alikes (named like this pool, not this installation\'s; never drained, deleted or counted):');
+    out.push(table(['KIND', 'NAME', 'ID', 'WHY'], foreign.map((f) => [f.kind, f.name, f.id, f.why])));
   }
   if (lt && (lt.errors.length > 0 || lt.notes.length > 0)) {
     out.push('');

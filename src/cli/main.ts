@@ -88,7 +88,12 @@ export async function buildProgram(io: CliIo, exit: (code: number) => void): Pro
 
 /** Metrics, the status model and the HTTP listener (status page, /metrics, admin API) for the daemon. */
 function daemonHooks(core: CoreConfig): DaemonHooks {
-  const obs = createObservability({ httpAddr: core.httpAddr, httpToken: core.httpToken, poolId: core.poolId });
+  const obs = createObservability({
+    httpAddr: core.httpAddr,
+    httpToken: core.httpToken,
+    poolId: core.poolId,
+    installationId: core.installationId,
+  });
   return { onRequest: (api, e) => obs.onRequest(api, e), start: (ctx) => obs.start(ctx) };
 }
 

@@ -50,6 +50,7 @@ export function describeReport(report: TickReport): string[] {
     lines.push(`${r.outcome === 'dry-run' ? 'would' : r.outcome}: ${r.action.kind} ${who} — ${r.action.reason.code}: ${r.action.reason.message}`);
   }
   if (report.plan && report.results.length === 0) lines.push('no action needed');
+  for (const f of report.plan?.foreign ?? []) lines.push(`foreign: ${f.kind} ${f.name} (id ${f.id}) — ${f.why}; left alone`);
   for (const n of report.plan?.notes ?? []) lines.push(`note: ${n}`);
   for (const e of report.errors) lines.push(`error: ${e}`);
   return lines;
@@ -83,6 +84,10 @@ export async function runDaemon(
     onRequest: hooks.onRequest,
   });
   const { engine, reconciler, provider, queuePollInterval } = assembled;
+  logger.info(
+    { pool: engine.poolId, installation: engine.installationId },
+    `installation ${engine.installationId} (${core.installationIdSource}), pool ${engine.poolId}: only servers, IPs and agents proven to be this installation's are ever touched`,
+  );
   if (engine.billingModel === 'hourly') {
     logger.info(
       `hourly billing: idle agents are torn down in the last ${formatDuration(engine.agentBillingTeardownMargin + engine.reconciliationInterval)} of each paid hour`,
@@ -111,6 +116,7 @@ export async function runDaemon(
       {
         policy: engine.policy,
         pool: engine.poolId,
+        installation: engine.installationId,
         min: engine.minAgents,
         max: engine.maxAgents,
         interval: formatDuration(engine.reconciliationInterval),

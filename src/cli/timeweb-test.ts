@@ -8,6 +8,7 @@ import { newAgentName } from '../engine/pool.js';
 import type { TimewebClient } from '../providers/timeweb/client.js';
 import { readTimewebOptions } from '../providers/timeweb/options.js';
 import { isOwnedFloatingIp, isOwnedServer } from '../providers/timeweb/ownership.js';
+import type { Owner } from '../providers/timeweb/ownership.js';
 import { createTimewebProvider, publicIpv4, serverState } from '../providers/timeweb/provider.js';
 import type { TimewebProvider } from '../providers/timeweb/provider.js';
 import { HOURS_PER_MONTH } from '../providers/timeweb/resolve.js';
@@ -121,8 +122,8 @@ function attachedTo(ip: TwFloatingIp, s: TwServer): boolean {
 }
 
 /** Ours to delete: it carries our marker, or no comment at all (a fresh `create_ip` one). */
-function ipIsOurs(ip: TwFloatingIp, poolId: string): boolean {
-  return isOwnedFloatingIp(ip, poolId) || ip.comment === null || ip.comment.trim() === '';
+function ipIsOurs(ip: TwFloatingIp, owner: Owner): boolean {
+  return isOwnedFloatingIp(ip, owner) || ip.comment === null || ip.comment.trim() === '';
 }
 
 export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTestResult> {
@@ -189,6 +190,7 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       provider = await createTimewebProvider(
         {
           poolId,
+          installationId: core.installationId,
           values: o.values,
           fetch: deps.fetch,
           clock,
@@ -207,8 +209,8 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       throw err;
     }
     const settings = provider.settings;
-    const name = newAgentName(poolId, deps.random, new Set(existing.map((s) => s.name)));
-    const poolServers = existing.filter((s) => isOwnedServer(s, poolId));
+    const name = newAgentName(core, deps.random, new Set(existing.map((s) => s.name)));
+    const poolServers = existing.filter((s) => isOwnedServer(s, core));
     const price = provider.price();
 
     print('Creating ONE Timeweb Cloud server exactly as the autoscaler would, then deleting it (Ctrl-C deletes it too).');
@@ -374,11 +376,11 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       };
       try {
         // Our servers by this name (name pattern AND marker): what the provider's remove deletes.
-        const ours = (await client.listServers(signal)).filter((s) => s.name === name && isOwnedServer(s, poolId));
+        const ours = (await client.listServers(signal)).filter((s) => s.name === name && isOwnedServer(s, core));
         if (serverId !== undefined && !ours.some((s) => s.id === serverId)) {
           // Just created and not listed yet: the server itself still tells which IPs are its own.
           const s = await client.getServer(serverId, signal);
-          if (s && isOwnedServer(s, poolId)) ours.push(s);
+          if (s && isOwnedServer(s, core)) ours.push(s);
         }
         for (const s of ours) {
           if (!created.some((r) => r.kind === 'server' && r.id === String(s.id))) {
@@ -390,8 +392,8 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
           const fips = ours.length > 0 ? await client.listFloatingIps(signal) : [];
           // As the provider does: an IP with somebody else's comment was not created by us and is left alone.
           const attached = fips.filter((x) => ours.some((s) => attachedTo(x, s)));
-          const ips = attached.filter((x) => ipIsOurs(x, poolId));
-          for (const x of attached.filter((y) => !ipIsOurs(y, poolId))) {
+          const ips = attached.filter((x) => ipIsOurs(x, core));
+          for (const x of attached.filter((y) => !ipIsOurs(y, core))) {
             progress(`floating IP ${x.ip ?? x.id} has a foreign comment; it is not ours and is left alone`);
           }
           for (const x of ips) created.push({ kind: 'floating-ip', id: x.id, label: `floating IP ${x.ip ?? x.id}` });

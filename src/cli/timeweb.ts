@@ -13,7 +13,8 @@ import { TimewebApiError } from '../providers/timeweb/client.js';
 import type { TimewebClient } from '../providers/timeweb/client.js';
 import { readTimewebOptions, timewebOptions } from '../providers/timeweb/options.js';
 import type { TimewebOptionValues } from '../providers/timeweb/options.js';
-import { agentNamePattern, isOwnedServer, parseMarker, MARKER_PREFIX } from '../providers/timeweb/ownership.js';
+import { classifyServer, foreignReason, isOwnedServer, parseMarker, MARKER_PREFIX } from '../providers/timeweb/ownership.js';
+import type { Owner, Ownership } from '../providers/timeweb/ownership.js';
 import { publicIpv4 } from '../providers/timeweb/provider.js';
 import {
   HOURS_PER_MONTH,
@@ -82,15 +83,19 @@ function coreSpec(key: string): OptionSpec {
   return s;
 }
 
-/** Options of `timeweb list`: the pool id (for `servers`), the request timeout, and the provider's flags. */
+/**
+ * Options of `timeweb list`: the pool id, server URL and installation id (whose servers are ours, for `servers`), the
+ * request timeout, and the provider's flags.
+ */
 export function listSpecs(): OptionSpec[] {
-  return [coreSpec('poolId'), coreSpec('requestTimeout'), ...timewebOptions];
+  return [coreSpec('poolId'), coreSpec('serverUrl'), coreSpec('installationId'), coreSpec('requestTimeout'), ...timewebOptions];
 }
 
 /** Options of `timeweb test`: what the daemon uses to create an agent server (pool, cloud-init, server) + provider. */
 export function testSpecs(): OptionSpec[] {
   const keys = [
     'poolId',
+    'installationId',
     'serverUrl',
     'serverToken',
     'requestTimeout',
@@ -187,6 +192,7 @@ interface ListContext {
   client: TimewebClient;
   t: TimewebOptionValues;
   poolId: string;
+  installationId: string;
   filters: ListFilters;
   clock: Clock;
 }
@@ -478,25 +484,19 @@ async function listProjects(c: ListContext): Promise<ListOutput> {
   return { json: all, text: `${lines.join('\n')}\n` };
 }
 
-/** How a server relates to this pool, for the `ours` column. */
-export type Ownership = 'ours' | 'lookalike' | 'other-pool' | 'marker-foreign-name' | 'foreign';
-
-export function classifyServer(s: Pick<TwServer, 'name' | 'comment'>, poolId: string): Ownership {
-  if (isOwnedServer(s, poolId)) return 'ours';
-  const marker = parseMarker(s.comment);
-  const named = agentNamePattern(poolId).test(s.name);
-  if (marker && marker.pool !== poolId) return 'other-pool';
-  if (named) return 'lookalike';
-  if (marker && marker.pool === poolId) return 'marker-foreign-name';
-  return 'foreign';
-}
+/** How a server relates to this installation's pool, for the `ours` column (ownership.ts decides). */
+export type { Ownership } from '../providers/timeweb/ownership.js';
 
 function ownershipCell(o: Ownership, s: Pick<TwServer, 'comment'>): string {
   switch (o) {
     case 'ours':
       return 'YES';
+    case 'legacy':
+      return 'foreign until adopted (earlier release marker; adopted when its agent is on this Woodpecker server)';
+    case 'other-installation':
+      return `foreign (installation ${parseMarker(s.comment)?.inst ?? '?'})`;
     case 'lookalike':
-      return 'no (look-alike, no marker)';
+      return 'foreign (look-alike, no marker)';
     case 'other-pool':
       return `no (pool ${parseMarker(s.comment)?.pool ?? '?'})`;
     case 'marker-foreign-name':
@@ -507,15 +507,17 @@ function ownershipCell(o: Ownership, s: Pick<TwServer, 'comment'>): string {
 }
 
 /** A server as printed by `--json`: without the root/VNC passwords and the user-data, plus `ours`. */
-function publicServer(s: TwServer, poolId: string): Record<string, unknown> {
+function publicServer(s: TwServer, owner: Owner, kind: Ownership): Record<string, unknown> {
   const { root_pass: _r, vnc_pass: _v, cloud_init: _c, ...rest } = s;
-  return { ...rest, ours: isOwnedServer(s, poolId) };
+  const why = foreignReason(s, kind);
+  return { ...rest, ours: isOwnedServer(s, owner), ownership: kind, ...(why !== undefined ? { foreign: why } : {}) };
 }
 
 async function listServers(c: ListContext): Promise<ListOutput> {
   const all = [...(await c.client.listServers())].sort((a, b) => a.id - b.id);
   const poolId = c.poolId;
-  const kinds = all.map((s) => classifyServer(s, poolId));
+  const owner: Owner = { poolId, installationId: c.installationId };
+  const kinds = all.map((s) => classifyServer(s, owner));
   const rows = all.map((s, i) => [
     String(s.id),
     s.name,
@@ -526,7 +528,8 @@ async function listServers(c: ListContext): Promise<ListOutput> {
   ]);
   const ours = kinds.filter((k) => k === 'ours').length;
   const lines = [
-    `${plural(all.length, 'server')} in the account; ${ours} belong${ours === 1 ? 's' : ''} to pool ${poolId} (--pool-id / WOODPECKER_POOL_ID).`,
+    `${plural(all.length, 'server')} in the account; ${ours} belong${ours === 1 ? 's' : ''} to pool ${poolId} of installation ` +
+      `${c.installationId} (--pool-id, --installation-id or derived from --server-url).`,
     '',
     formatTable(
       [
@@ -541,10 +544,13 @@ async function listServers(c: ListContext): Promise<ListOutput> {
     ),
     '',
     `A server is ours only when its name matches pool-${poolId}-agent-<letters> AND its comment carries the marker ` +
-      `${MARKER_PREFIX}pool=${encodeURIComponent(poolId)};… . The autoscaler never counts, changes or deletes any other server.`,
+      `${MARKER_PREFIX}inst=${c.installationId};pool=${encodeURIComponent(poolId)};… . The autoscaler never counts, changes ` +
+      'or deletes any other server.',
   ];
   all.forEach((s, i) => {
-    if (kinds[i] === 'lookalike') {
+    if (kinds[i] === 'other-installation' || kinds[i] === 'legacy') {
+      lines.push(`Note: ${s.name} (id ${s.id}) is foreign: ${foreignReason(s, kinds[i] ?? 'foreign') ?? ''}. It is left alone.`);
+    } else if (kinds[i] === 'lookalike') {
       lines.push(
         `Note: ${s.name} (id ${s.id}) is named like an agent of pool ${poolId} but its comment has no ${MARKER_PREFIX} marker: ` +
           'it is NOT ours and is left alone.',
@@ -553,7 +559,7 @@ async function listServers(c: ListContext): Promise<ListOutput> {
       lines.push(`Note: ${s.name} (id ${s.id}) carries pool ${poolId}'s marker but its name is not an agent name: it is NOT ours and is left alone.`);
     }
   });
-  return { json: all.map((s) => publicServer(s, poolId)), text: `${lines.join('\n')}\n` };
+  return { json: all.map((s, i) => publicServer(s, owner, kinds[i] ?? 'foreign')), text: `${lines.join('\n')}\n` };
 }
 
 const LISTERS: Readonly<Record<ListKind, (c: ListContext) => Promise<ListOutput>>> = {
@@ -583,7 +589,7 @@ export async function runTimewebList(
   const core = toCoreConfig(values, { requireServer: false });
   const t = readTimewebOptions(values);
   const client = makeClient(t, core, deps);
-  return LISTERS[kind]({ client, t, poolId: core.poolId, filters, clock: deps.clock });
+  return LISTERS[kind]({ client, t, poolId: core.poolId, installationId: core.installationId, filters, clock: deps.clock });
 }
 
 // ---- registration -----------------------------------------------------------------------------------------------------

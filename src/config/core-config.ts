@@ -1,5 +1,6 @@
 import type { EngineConfig, Policy } from '../engine/types.js';
 import type { BillingModel } from '../providers/types.js';
+import { installationIdProblem, resolveInstallationId } from '../engine/identity.js';
 import { coreOptions } from './core-options.js';
 import { missingOptionError, optionError, valueSource } from './resolve.js';
 import { parseGrpcAddr } from './grpc-addr.js';
@@ -15,6 +16,10 @@ export interface CoreConfig {
   logFormat: LogFormat;
   reconciliationInterval: number;
   poolId: string;
+  /** Explicit, or derived from serverUrl + poolId (engine/identity.ts). */
+  installationId: string;
+  /** How the installation id was chosen, for the start-up log. */
+  installationIdSource: string;
   minAgents: number;
   maxAgents: number;
   agentInactivityTimeout: number;
@@ -223,6 +228,13 @@ function httpAddr(values: OptionValues): string | undefined {
   return v;
 }
 
+function installationId(values: OptionValues, url: string, pool: string): string {
+  const v = str(values, 'installationId').trim();
+  const problem = v === '' ? undefined : installationIdProblem(v);
+  if (problem !== undefined) throw optionError(spec('installationId'), problem);
+  return resolveInstallationId(v, url, pool);
+}
+
 function poolId(values: OptionValues): string {
   const v = str(values, 'poolId');
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(v)) {
@@ -323,18 +335,23 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
   const agentLabels = keyValues(values, 'agentLabels', 'agent labels');
   const httpToken = str(values, 'httpToken');
 
+  const pool = poolId(values);
+  const url = serverUrl(values, requireServer);
   return {
     logLevel: logLevel(values),
     logFormat: oneOf(values, 'logFormat', LOG_FORMATS),
     reconciliationInterval,
-    poolId: poolId(values),
+    poolId: pool,
+    installationId: installationId(values, url, pool),
+    installationIdSource:
+      str(values, 'installationId').trim() !== '' ? 'set with --installation-id' : 'derived from --server-url and --pool-id',
     minAgents,
     maxAgents,
     agentInactivityTimeout: duration(values, 'agentInactivityTimeout'),
     agentIdleTimeout: duration(values, 'agentIdleTimeout'),
     agentBillingTeardownMargin: duration(values, 'agentBillingTeardownMargin'),
     workflowsPerAgent,
-    serverUrl: serverUrl(values, requireServer),
+    serverUrl: url,
     serverToken,
     grpcAddr: grpcAddr(values),
     grpcSecure: bool(values, 'grpcSecure'),
@@ -360,6 +377,7 @@ export function engineConfigFrom(core: CoreConfig, billingModel: BillingModel): 
   return {
     policy: core.policy,
     poolId: core.poolId,
+    installationId: core.installationId,
     minAgents: core.minAgents,
     maxAgents: core.maxAgents,
     workflowsPerAgent: core.workflowsPerAgent,

@@ -91,6 +91,17 @@ export const coreOptions: readonly OptionSpec[] = [
       'Pool identity: agents are named pool-<id>-agent-<random> and servers are marked with it. Only names that are exactly pool-<id>-agent-<letters/digits> belong to the pool (the Go autoscaler matched the pattern anywhere in a name). Autoscalers sharing one Woodpecker server need different pool IDs.',
   },
   {
+    key: 'installationId',
+    flag: 'installation-id',
+    env: ['WOODPECKER_INSTALLATION_ID'],
+    type: 'string',
+    default: '',
+    placeholder: 'ID',
+    category: CoreCategory.scaling,
+    description:
+      'Names this installation in the ownership markers of its servers and IPs and in the tag of its agent names, so that two installations sharing a cloud account (even with the same pool ID) never touch each other\'s resources. Empty = derived from --server-url and --pool-id. Set it (1–32 lowercase letters, digits and -) before changing the Woodpecker server URL, or to let two pools deliberately share one identity.',
+  },
+  {
     key: 'minAgents',
     flag: 'min-agents',
     env: ['WOODPECKER_MIN_AGENTS'],

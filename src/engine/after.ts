@@ -15,6 +15,7 @@ export function applyResults(obs: Observation, results: readonly ActionResult[])
   const serversGone = new Set<string>();
   const newAgents: WoodpeckerAgent[] = [];
   const newServers: ProviderServer[] = [];
+  const adopted: ProviderServer[] = [];
   for (const r of results) {
     const a = r.action;
     if (r.agentGone) agentsGone.add(r.name);
@@ -26,8 +27,15 @@ export function applyResults(obs: Observation, results: readonly ActionResult[])
       if (r.agent) newAgents.push({ ...r.agent, token: '' });
       if (r.server) newServers.push(r.server);
     }
+    // An adopted server carries this installation's marker from now on: owned, no longer a legacy candidate.
+    if (a.kind === 'adopt') {
+      const s = obs.legacyServers?.find((x) => x.name === r.name);
+      if (s) adopted.push(s);
+    }
   }
-  if (agentsGone.size + serversGone.size + noSchedule.size + newAgents.length + newServers.length === 0) return obs;
+  if (agentsGone.size + serversGone.size + noSchedule.size + newAgents.length + newServers.length + adopted.length === 0) {
+    return obs;
+  }
   const agents = [
     ...obs.agents
       .filter((x) => !agentsGone.has(x.name))
@@ -37,6 +45,8 @@ export function applyResults(obs: Observation, results: readonly ActionResult[])
       }),
     ...newAgents,
   ];
-  const servers = obs.servers && [...obs.servers.filter((s) => !serversGone.has(s.name)), ...newServers];
-  return { ...obs, agents, servers };
+  const servers = obs.servers && [...obs.servers.filter((s) => !serversGone.has(s.name)), ...newServers, ...adopted];
+  const out: Observation = { ...obs, agents, servers };
+  if (adopted.length > 0 && obs.legacyServers) out.legacyServers = obs.legacyServers.filter((s) => !adopted.includes(s));
+  return out;
 }

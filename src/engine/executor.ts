@@ -51,6 +51,8 @@ export interface ExecutorDeps {
   woodpecker: WoodpeckerApi;
   provider: Provider;
   poolId: string;
+  /** New agent names carry this installation's tag. */
+  installationId: string;
   random: RandomFn;
   logger: Logger;
   /** Renders the cloud-init user-data for a freshly registered agent. */
@@ -71,6 +73,7 @@ export function subjectOf(action: Action): string {
     case 'create':
       return '(new agent)';
     case 'remove-server':
+    case 'adopt':
       return action.name;
     default:
       return action.agent.name;
@@ -147,7 +150,7 @@ async function runOne(
   const { woodpecker, provider, signal } = deps;
   switch (action.kind) {
     case 'create': {
-      const name = newAgentName(deps.poolId, deps.random, names);
+      const name = newAgentName(deps, deps.random, names);
       names.add(name);
       const agent = await woodpecker.createAgent(name, signal);
       if (agent.name !== name) {
@@ -240,6 +243,11 @@ async function runOne(
         return { outcome: 'skipped', name: action.agent.name, detail: 'Woodpecker says the agent has running tasks' };
       }
       return { outcome: 'done', name: action.agent.name, agentGone: true };
+    }
+    case 'adopt': {
+      if (!provider.adopt) return { outcome: 'skipped', name: action.name, detail: 'the provider cannot adopt servers' };
+      await provider.adopt(action.name, action.agent.id, signal);
+      return { outcome: 'done', name: action.name };
     }
     case 'remove-server': {
       // The plan saw no agent with this name. Look again right before acting: an agent the plan missed (a paged

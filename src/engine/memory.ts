@@ -1,6 +1,7 @@
 import type { ActionResult } from './executor.js';
 import type { EngineMemory, Observation } from './types.js';
-import { poolNamePattern, runningTasksByAgent } from './pool.js';
+import { poolMembership, runningTasksByAgent } from './pool.js';
+import type { PoolIdentity } from './pool.js';
 
 export const BACKOFF_BASE_MS = 15_000;
 export const BACKOFF_MAX_MS = 15 * 60_000;
@@ -31,12 +32,12 @@ export function nextMemory(
   memory: EngineMemory,
   obs: Observation,
   results: readonly ActionResult[],
-  poolId: string,
+  id: PoolIdentity,
 ): EngineMemory {
   let failures = memory.provisionFailures;
   let { createBlockedUntil, lastFailureAt } = memory;
-  const re = poolNamePattern(poolId);
-  const pool = obs.agents.filter((a) => re.test(a.name));
+  const members = poolMembership(obs, id, memory.adopted);
+  const pool = members.agents;
   // Success evidence: an agent created after the last failure has connected.
   if (failures > 0 && pool.some((a) => a.last_contact !== 0 && a.created * 1000 >= lastFailureAt)) {
     failures = 0;
@@ -60,8 +61,14 @@ export function nextMemory(
     const seen = (running.get(a.id) ?? 0) > 0 ? obs.now : memory.busySeenAt[a.name];
     if (seen !== undefined) busySeenAt[a.name] = seen;
   }
+  // Adopted agents stay ours while they exist (proof survives a failed provider list and a half-done removal).
+  const present = new Set(obs.agents.map((a) => `${a.id} ${a.name}`));
+  const adopted = [...memory.adopted, ...members.proven].filter(
+    (a, i, all) => present.has(`${a.id} ${a.name}`) && all.findIndex((b) => b.id === a.id && b.name === a.name) === i,
+  );
   return {
     ...memory,
+    adopted,
     provisionFailures: failures,
     createBlockedUntil,
     lastFailureAt,

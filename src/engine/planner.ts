@@ -2,7 +2,8 @@ import { roughDuration } from '../config/duration.js';
 import type { ProviderServer } from '../providers/types.js';
 import type { WoodpeckerAgent } from '../woodpecker/types.js';
 import { queueDemand } from './demand.js';
-import { poolNamePattern, runningTasksByAgent } from './pool.js';
+import { poolMembership, runningTasksByAgent } from './pool.js';
+import type { ForeignResource } from './pool.js';
 import type {
   Action,
   AgentRef,
@@ -94,6 +95,9 @@ class Planner {
   private readonly servers: readonly ProviderServer[] | undefined;
   private readonly now: number;
   private readonly cordoned: ReadonlySet<string>;
+  private readonly foreign: ForeignResource[];
+  /** Names of legacy servers adopted this tick: no removal until their marker is upgraded (next tick). */
+  private readonly adopting: ReadonlySet<string>;
 
   constructor(
     private readonly obs: Observation,
@@ -101,20 +105,37 @@ class Planner {
     private readonly memory: EngineMemory,
   ) {
     this.now = obs.now;
-    const re = poolNamePattern(cfg.poolId);
+    // Only what is provably this installation's: look-alikes are listed, never drained, removed or counted.
+    const members = poolMembership(obs, cfg, memory.adopted);
     const running = runningTasksByAgent(obs.queue.running);
-    this.pool = obs.agents
-      .filter((a) => re.test(a.name))
-      .sort((a, b) => a.id - b.id)
-      .map((agent) => ({
-        agent,
-        noSchedule: agent.no_schedule,
-        removed: false,
-        drainedNow: false,
-        runningTasks: running.get(agent.id) ?? 0,
-      }));
-    this.servers = obs.servers?.filter((s) => re.test(s.name));
+    this.pool = members.agents.map((agent) => ({
+      agent,
+      noSchedule: agent.no_schedule,
+      removed: false,
+      drainedNow: false,
+      runningTasks: running.get(agent.id) ?? 0,
+    }));
+    this.servers = members.servers;
+    this.foreign = members.foreign;
+    this.adopting = new Set(members.adoptions.map((a) => a.server.name));
     this.cordoned = new Set(memory.cordoned);
+    for (const a of members.adoptions) {
+      this.actions.push({
+        kind: 'adopt',
+        name: a.server.name,
+        agent: a.agent,
+        reason: reason(
+          'adopt-legacy',
+          `server of an earlier release; agent ${a.agent.name} (id ${a.agent.id}) proves it is ours: marking it with installation ${cfg.installationId}`,
+        ),
+      });
+      this.notes.push(`server ${a.server.name} is adopted this tick; it is not removed before its marker is upgraded`);
+    }
+  }
+
+  /** Removal stages skip what is being adopted this tick (its marker is upgraded first). */
+  private held(name: string): boolean {
+    return this.adopting.has(name) || this.cordoned.has(name);
   }
 
   run(mode: PlanMode): Plan {
@@ -126,7 +147,7 @@ class Planner {
       this.cleanupStale();
       this.removeDrained();
     }
-    return { actions: this.actions, summary, notes: this.notes };
+    return { actions: this.actions, summary, notes: this.notes, foreign: this.foreign };
   }
 
   private get isDefault(): boolean {
@@ -336,7 +357,7 @@ class Planner {
 
   private cleanupFailedServers(): void {
     for (const s of this.servers ?? []) {
-      if (s.state !== 'failed') continue;
+      if (s.state !== 'failed' || this.adopting.has(s.name)) continue;
       const pa = this.pool.find((x) => x.agent.name === s.name && !x.removed);
       const why = reason('server-failed', `the provider reports the server as ${s.status}`);
       if (!pa) {
@@ -364,7 +385,9 @@ class Planner {
     const serverNames = new Set(this.servers.map((s) => s.name));
     const plannedServerRemovals = new Set(this.actions.flatMap((a) => (a.kind === 'remove-server' ? [a.name] : [])));
     for (const s of this.servers) {
-      if (agentNames.has(s.name) || s.state === 'deleting' || plannedServerRemovals.has(s.name)) continue;
+      if (agentNames.has(s.name) || s.state === 'deleting' || plannedServerRemovals.has(s.name) || this.adopting.has(s.name)) {
+        continue;
+      }
       if (this.now - s.createdAt < grace) {
         this.notes.push(`server ${s.name} has no agent yet, but is younger than the grace period; kept`);
         continue;
@@ -384,7 +407,7 @@ class Planner {
         this.notes.push(`agent ${a.name} has no server but runs ${pa.runningTasks} task(s); kept`);
         continue;
       }
-      if (this.cordoned.has(a.name)) continue;
+      if (this.held(a.name)) continue;
       pa.removed = true;
       this.actions.push({
         kind: 'delete-agent',
@@ -398,7 +421,7 @@ class Planner {
 
   private cleanupStale(): void {
     for (const pa of this.pool) {
-      if (pa.removed || pa.noSchedule || this.cordoned.has(pa.agent.name)) continue;
+      if (pa.removed || pa.noSchedule || this.held(pa.agent.name)) continue;
       const a = pa.agent;
       const lc = a.last_contact !== 0 ? a.last_contact : a.created;
       if (!(this.ageOf(lc) > this.cfg.agentInactivityTimeout)) continue;
@@ -424,7 +447,7 @@ class Planner {
 
   private removeDrained(): void {
     for (const pa of this.pool) {
-      if (pa.removed || !pa.noSchedule || this.cordoned.has(pa.agent.name)) continue;
+      if (pa.removed || !pa.noSchedule || this.held(pa.agent.name)) continue;
       // Default policy: remove only agents that were already drained when observed, so no task can have been
       // assigned between the drain and the removal. Upstream removes in the same tick.
       if (this.isDefault && pa.drainedNow) continue;

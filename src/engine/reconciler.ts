@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import type { DeployAgent, Provider, ProviderServer } from '../providers/types.js';
+import type { DeployAgent, Provider, ProviderInventory, ProviderServer } from '../providers/types.js';
 import type { Clock, RandomFn } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import { applyResults } from './after.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
 import { nextMemory } from './memory.js';
+import type { ForeignResource } from './pool.js';
 import { plan } from './planner.js';
 import { initialMemory } from './types.js';
 import type { EngineConfig, EngineMemory, Observation, Plan, PlanMode } from './types.js';
@@ -49,6 +50,8 @@ export class Reconciler {
   private running = false;
   private lastServers: readonly ProviderServer[] | undefined;
   private lastSweep = 0;
+  /** Look-alikes already warned about (once per resource, not every tick). */
+  private readonly warnedForeign = new Set<string>();
   private readonly listeners: TickListener[] = [];
   last: TickReport | undefined;
 
@@ -90,23 +93,50 @@ export class Reconciler {
 
   async observe(mode: PlanMode, signal?: AbortSignal): Promise<Observation> {
     const { woodpecker, provider, clock } = this.deps;
-    const serversP: Promise<readonly ProviderServer[] | undefined> =
+    const listing = (): Promise<ProviderInventory> =>
+      provider.inventory ? provider.inventory(signal) : provider.list(signal).then((servers) => ({ servers, legacy: [], foreign: [] }));
+    const inventoryP: Promise<ProviderInventory | undefined> =
       mode === 'full'
-        ? provider.list(signal).then(
+        ? listing().then(
             (s) => s,
             (e: unknown) => {
               this.deps.logger.error({ err: errorMessage(e) }, 'listing provider servers failed');
               return undefined;
             },
           )
-        : Promise.resolve(this.lastServers);
-    const [agents, queue, servers] = await Promise.all([
+        : Promise.resolve(this.lastServers && { servers: [...this.lastServers], legacy: [], foreign: [] });
+    const [agents, queue, inventory] = await Promise.all([
       woodpecker.listAgents(signal),
       woodpecker.queueInfo(signal),
-      serversP,
+      inventoryP,
     ]);
+    const servers = inventory?.servers;
     if (mode === 'full') this.lastServers = servers;
-    return { now: clock.now(), agents, queue, servers };
+    const obs: Observation = { now: clock.now(), agents, queue, servers };
+    if (inventory && inventory.legacy.length > 0) obs.legacyServers = inventory.legacy;
+    if (inventory && inventory.foreign.length > 0) obs.foreignServers = inventory.foreign;
+    return obs;
+  }
+
+  /**
+   * One warning per look-alike (by kind, id and name), the first time a tick sees it. A full tick forgets the ones
+   * that are gone, so the set stays as small as the account's look-alikes.
+   */
+  private warnForeign(foreign: readonly ForeignResource[], mode: PlanMode): void {
+    const keyOf = (f: ForeignResource): string => `${f.kind} ${f.id} ${f.name}`;
+    if (mode === 'full') {
+      const seen = new Set(foreign.map(keyOf));
+      for (const k of this.warnedForeign) if (!seen.has(k)) this.warnedForeign.delete(k);
+    }
+    for (const f of foreign) {
+      const key = keyOf(f);
+      if (this.warnedForeign.has(key)) continue;
+      this.warnedForeign.add(key);
+      this.deps.logger.warn(
+        { [f.kind === 'agent' ? 'agent' : 'server']: f.name, id: f.id, foreign: true },
+        `${f.kind} ${f.name} (id ${f.id}) looks like this pool's but is not this installation's (${f.why}): never drained, deleted or counted`,
+      );
+    }
   }
 
   async tick(mode: PlanMode = 'full', signal?: AbortSignal): Promise<TickReport> {
@@ -129,6 +159,7 @@ export class Reconciler {
       if (observation) {
         if (observation.servers === undefined && mode === 'full') errors.push('listing provider servers failed');
         planned = plan(observation, config, this.memory, mode);
+        this.warnForeign(planned.foreign, mode);
         const s = planned.summary;
         logger.debug(
           {
@@ -153,6 +184,7 @@ export class Reconciler {
             woodpecker: this.deps.woodpecker,
             provider: this.deps.provider,
             poolId: config.poolId,
+            installationId: config.installationId,
             random: this.deps.random,
             logger,
             renderUserData: this.deps.renderUserData,
@@ -167,7 +199,7 @@ export class Reconciler {
         // Keeps the cached server list (used by scale-up ticks between full ones) in step with what this tick
         // created and removed, so max-agents and names stay right until the next full list.
         this.lastServers = state.servers;
-        this.memory = nextMemory(this.memory, observation, results, config.poolId);
+        this.memory = nextMemory(this.memory, observation, results, config);
       }
       // Upkeep writes (marking new floating IPs) happen here, not in list(): a dry run sends no write.
       if (mode === 'full' && observation?.servers && !this.deps.dryRun) await this.deps.provider.tend?.(signal);

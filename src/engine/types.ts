@@ -1,5 +1,6 @@
 import type { BillingModel, ProviderServer } from '../providers/types.js';
 import type { QueueInfo, WoodpeckerAgent } from '../woodpecker/types.js';
+import type { ForeignResource } from './pool.js';
 
 /**
  * `upstream` reproduces woodpecker-ci/autoscaler's decisions (with the safety fixes every policy gets);
@@ -11,6 +12,8 @@ export type Policy = 'default' | 'upstream';
 export interface EngineConfig {
   policy: Policy;
   poolId: string;
+  /** Names this installation in markers and agent-name tags (explicit, or derived from the server URL + pool id). */
+  installationId: string;
   minAgents: number;
   maxAgents: number;
   workflowsPerAgent: number;
@@ -34,6 +37,10 @@ export interface Observation {
   agents: readonly WoodpeckerAgent[];
   queue: QueueInfo;
   servers: readonly ProviderServer[] | undefined;
+  /** Servers with the current release's marker (no installation id): adopted only with proof (pool.ts). */
+  legacyServers?: readonly ProviderServer[] | undefined;
+  /** Servers named like the pool that the provider knows are not ours (another installation, no marker…). */
+  foreignServers?: readonly ForeignResource[] | undefined;
 }
 
 /** State the engine carries between ticks (admin controls and back-off). Plain data, replaced, never mutated. */
@@ -57,6 +64,8 @@ export interface EngineMemory {
    * running task in the queue. Idle time counts from the later of this and the end of work `last_work` implies.
    */
   busySeenAt: Readonly<Record<string, number>>;
+  /** Agents of an earlier release proven ours (adopted) while this process ran: ours even when the list fails. */
+  adopted: readonly AgentRef[];
 }
 
 export const initialMemory: EngineMemory = {
@@ -68,6 +77,7 @@ export const initialMemory: EngineMemory = {
   lastFailureAt: 0,
   createRateLimitedUntil: 0,
   busySeenAt: {},
+  adopted: [],
 };
 
 /** Machine-readable reasons. Every action carries one, plus a human sentence. */
@@ -84,7 +94,8 @@ export type ReasonCode =
   | 'never-connected' // created, but never contacted the server within agent-inactivity-timeout
   | 'server-missing' // agent registered, but its server is gone on the provider
   | 'agent-missing' // server exists, but no agent with its name on Woodpecker
-  | 'server-failed'; // provider reports the server as failed (blocked, unpaid, …)
+  | 'server-failed' // provider reports the server as failed (blocked, unpaid, …)
+  | 'adopt-legacy'; // a server of an earlier release, proven ours by its agent: its marker gets the installation id
 
 export interface Reason {
   code: ReasonCode;
@@ -111,7 +122,9 @@ export type Action =
   /** Remove a server that has no agent (never touches anything without our markers: the provider guarantees it). */
   | { kind: 'remove-server'; name: string; reason: Reason }
   /** Delete an agent whose server is gone; only when it has no running tasks. */
-  | { kind: 'delete-agent'; agent: AgentRef; reason: Reason };
+  | { kind: 'delete-agent'; agent: AgentRef; reason: Reason }
+  /** Upgrade an earlier release's server marker to this installation's (the agent proves the server is ours). */
+  | { kind: 'adopt'; name: string; agent: AgentRef; reason: Reason };
 
 export type ActionKind = Action['kind'];
 
@@ -140,6 +153,8 @@ export interface PlanSummary {
 export interface Plan {
   actions: Action[];
   summary: PlanSummary;
+  /** Look-alikes: named like this pool but not provably this installation's. Never drained, deleted or counted. */
+  foreign: ForeignResource[];
   /** Sentences explaining decisions that produced no action (e.g. "create held back: back-off until …"). */
   notes: string[];
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TickReport } from '../engine/reconciler.js';
-import { poolNamePattern } from '../engine/pool.js';
+import { poolMembership, poolNamePattern } from '../engine/pool.js';
 import type { Observation } from '../engine/types.js';
 import type { AccountBalance } from '../providers/types.js';
 import { CostMeter, safeLabel, type ApiName, type ApiRequestEvent, type PriceSource } from './derive.js';
@@ -21,6 +21,8 @@ export interface MetricsOptions {
   price?: PriceSource;
   /** The pool's id: adds a `pool` label to every series and enables the pool-only capacity gauge. */
   poolId?: string;
+  /** With `poolId`: only this installation's agents count in the pool capacity gauge (not look-alikes). */
+  installationId?: string;
   /** Also export Node.js process metrics (CPU, memory, event loop, GC). Default false. */
   processMetrics?: boolean;
 }
@@ -284,8 +286,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     if (obs) {
       queue.set({ state: 'waiting_on_deps' }, obs.queue.stats.waiting_on_deps_count);
       if (poolRe) {
-        const poolSlots = obs.agents
-          .filter((a) => poolRe.test(a.name) && !a.no_schedule)
+        const own =
+          opts.installationId !== undefined && opts.poolId !== undefined
+            ? poolMembership(obs, { poolId: opts.poolId, installationId: opts.installationId }, report.memory.adopted).agents
+            : obs.agents.filter((a) => poolRe.test(a.name));
+        const poolSlots = own
+          .filter((a) => !a.no_schedule)
           .reduce((sum, a) => sum + Math.max(0, a.capacity || 0), 0);
         slots.set({ kind: 'pool' }, poolSlots);
       }

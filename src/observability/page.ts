@@ -91,7 +91,7 @@ function td(v, cls){ var c = el("td", cls || ""); if (v instanceof Node) c.appen
 
 function renderHeader(s){
   var p = s.pool || {};
-  setText("pool", p.poolId !== null && p.poolId !== undefined ? "pool " + p.poolId : "");
+  setText("pool", p.poolId !== null && p.poolId !== undefined ? "pool " + p.poolId + (p.installationId ? " \\u00b7 installation " + p.installationId : "") : "");
   document.title = "twcloud-scaler" + (p.poolId ? " \\u00b7 pool " + p.poolId : "");
   var st = $("state"); var lt = s.lastTick;
   if (s.admin && s.admin.paused){ st.textContent = "paused"; st.className = "pill warn"; }
@@ -148,6 +148,10 @@ function renderAgents(s){
 function renderServers(s){
   var rows = (s.servers || []).map(function(x){
     return [td(x.name, "mono"), td(badge(x.state, "s-" + x.state)), td(x.status), td(dur(x.ageMs), "num"), td(x.publicIpv4, "mono"), td(x.hasAgent ? "yes" : "no")];
+  });
+  // Look-alikes: listed so an operator sees them, never touched.
+  (s.foreign || []).forEach(function(f){
+    rows.push([td(f.name, "mono"), td(badge("foreign", "s-stale")), td(f.kind + " " + f.id), td(f.why), td(null), td("not ours")]);
   });
   fillTable("servers", rows, 6, s.serversKnown ? "No servers." : "The server list has not been read yet.");
 }

@@ -1,5 +1,5 @@
 import type { TickReport } from '../engine/reconciler.js';
-import { poolNamePattern, runningTasksByAgent } from '../engine/pool.js';
+import { poolMembership, poolNamePattern, runningTasksByAgent } from '../engine/pool.js';
 import type { ActionKind, EngineConfig, EngineMemory, PlanMode, PlanSummary, ReasonCode } from '../engine/types.js';
 import type { Outcome } from '../engine/executor.js';
 import type { AccountBalance, ProviderServer, ServerState } from '../providers/types.js';
@@ -108,6 +108,8 @@ export interface SeriesPoint {
 
 export interface PoolStatus {
   poolId: string | null;
+  /** This installation's identity (in every marker and agent-name tag). */
+  installationId: string | null;
   policy: string | null;
   minAgents: number | null;
   maxAgents: number | null;
@@ -146,6 +148,14 @@ export interface CostStatus {
   since: number | null;
 }
 
+/** A server or agent named like this pool that is not provably this installation's: never touched. */
+export interface ForeignStatus {
+  kind: 'server' | 'agent';
+  name: string;
+  id: string;
+  why: string;
+}
+
 export interface StatusSnapshot {
   /** unix ms the snapshot was taken */
   now: number;
@@ -157,6 +167,8 @@ export interface StatusSnapshot {
   servers: ServerStatus[];
   /** Undefined server list: the provider could not be read yet. */
   serversKnown: boolean;
+  /** Look-alikes seen at the last full reconcile (listed only; never drained, deleted or counted). */
+  foreign: ForeignStatus[];
   queue: QueueStatus | null;
   lastTick: TickStatus | null;
   lastFullTick: TickStatus | null;
@@ -222,6 +234,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     opts.seriesResolutionMs ?? Math.min(15_000, Math.max(5_000, config?.reconciliationInterval ?? 15_000));
   const snapshotDecisions = opts.snapshotDecisions ?? 50;
   const poolRe = config ? poolNamePattern(config.poolId) : undefined;
+  let foreign: ForeignStatus[] = [];
   const startedAt = clock.now();
   const cost = new CostMeter(opts.price);
   let balance: (AccountBalance & { at: number }) | null = null;
@@ -249,8 +262,8 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     const drainReq = new Set(mem.drainRequested);
     const running = runningTasksByAgent(obs.queue.running ?? []);
     const servers = new Map((lastServers ?? []).map((s) => [s.name, s] as const));
-    return obs.agents
-      .filter((a) => !poolRe || poolRe.test(a.name))
+    // Only this installation's agents (the planner's membership rule); look-alikes are listed under `foreign`.
+    return (config ? poolMembership(obs, config, mem.adopted).agents : [...obs.agents])
       .sort((a, b) => a.id - b.id)
       .map((a): AgentStatus => {
         const tasks = running.get(a.id) ?? 0;
@@ -307,6 +320,9 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     if (!obs) return;
     lastWithObservation = report;
     if (obs.servers !== undefined) lastServers = obs.servers;
+    if (report.mode === 'full' && report.plan) {
+      foreign = report.plan.foreign.map((f) => ({ kind: f.kind, name: f.name, id: f.id, why: scrubText(f.why) }));
+    }
     cost.observe(obs.now, obs.servers?.length);
     const agents = agentStates(report, obs.now);
     known = new Set(agents.map((a) => a.name));
@@ -383,6 +399,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
       startedAt,
       pool: {
         poolId: config?.poolId ?? null,
+        installationId: config?.installationId ?? null,
         policy: config?.policy ?? null,
         minAgents: config?.minAgents ?? null,
         maxAgents: config?.maxAgents ?? null,
@@ -407,6 +424,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
       agents,
       servers,
       serversKnown: lastServers !== undefined,
+      foreign: foreign.map((f) => ({ ...f })),
       queue,
       lastTick,
       lastFullTick: lastFull,

@@ -22,6 +22,8 @@ export interface ObservabilityOptions {
   httpAddr: string | undefined;
   httpToken?: string;
   poolId: string;
+  /** This installation's identity: only its agents count in the pool gauges. */
+  installationId?: string;
   /** Default: the system clock. */
   clock?: Clock;
   /** Node.js process metrics on /metrics. Default true. */
@@ -54,7 +56,12 @@ export function createObservability(opts: ObservabilityOptions): Observability {
   const clock = opts.clock ?? systemClock;
   let provider: Pick<Provider, 'price' | 'balance'> | undefined;
   const price = () => provider?.price?.();
-  const metrics = createMetrics({ price, poolId: opts.poolId, processMetrics: opts.processMetrics ?? true });
+  const metrics = createMetrics({
+    price,
+    poolId: opts.poolId,
+    ...(opts.installationId !== undefined ? { installationId: opts.installationId } : {}),
+    processMetrics: opts.processMetrics ?? true,
+  });
   const obs: Observability = {
     metrics,
     status: undefined,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
 import type { OptionSpec, OptionValues } from '../config/types.js';
+import type { ForeignResource } from '../engine/pool.js';
 
 /**
  * How the cloud bills a server. It changes when an idle agent is torn down (reference §4.10):
@@ -24,6 +25,8 @@ export interface ProviderServer {
   /** The provider's own status word, for humans (e.g. `installing`, `on`, `no_paid`). */
   status: string;
   publicIpv4?: string;
+  /** The Woodpecker agent id the server's ownership marker names (proves which agent it was made for). */
+  agentId?: number;
 }
 
 export interface DeployAgent {
@@ -113,6 +116,13 @@ export interface Provider {
   deploy(req: DeployRequest, signal?: AbortSignal): Promise<ProviderServer>;
   remove(name: string, signal?: AbortSignal): Promise<RemoveResult>;
   list(signal?: AbortSignal): Promise<ProviderServer[]>;
+  /** `list()` plus the earlier release's servers (adoption candidates) and the foreign look-alikes. Optional. */
+  inventory?(signal?: AbortSignal): Promise<ProviderInventory>;
+  /**
+   * Upgrades the marker of an earlier release's server (`legacy` in the inventory) to this installation's, once the
+   * engine proved it ours (its agent, by name and id). Never touches any other server. Optional.
+   */
+  adopt?(name: string, agentId: number, signal?: AbortSignal): Promise<void>;
   /** Periodic clean-up of billed leftovers the provider owns (e.g. unattached floating IPs). Optional. */
   sweep?(signal?: AbortSignal): Promise<SweepResult>;
   /**
@@ -127,9 +137,21 @@ export interface Provider {
   balance?(signal?: AbortSignal): Promise<AccountBalance>;
 }
 
+/** One listing, sorted by ownership (see `Provider.inventory`). */
+export interface ProviderInventory {
+  /** Servers with this installation's markers (what `list()` returns). */
+  servers: ProviderServer[];
+  /** Servers with an earlier release's marker for this pool (no installation id), with the agent id it names. */
+  legacy: ProviderServer[];
+  /** Servers named like the pool that are not ours. */
+  foreign: ForeignResource[];
+}
+
 /** What a provider factory receives. */
 export interface ProviderContext {
   poolId: string;
+  /** This installation's identity (markers carry it). */
+  installationId: string;
   /** Values of this provider's own options (see `ProviderDefinition.options`). */
   values: OptionValues;
   fetch: FetchFn;

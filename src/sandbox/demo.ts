@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { OptionValue, OptionValues } from '../config/types.js';
 import type { CoreConfig } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
-import { poolNamePattern } from '../engine/pool.js';
+import { isOurAgentName } from '../engine/pool.js';
 import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import type { Provider } from '../providers/types.js';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
@@ -369,7 +369,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
  * agents. Returns the audit afterwards.
  */
 async function cleanUp(world: World, sim: SandboxEngine | undefined, out: DemoOptions['out']): Promise<WorldAudit> {
-  const pattern = poolNamePattern(sim?.engine.poolId ?? '1');
+  const id = sim?.engine ?? { poolId: '1', installationId: '' };
+  const pattern = { test: (name: string): boolean => isOurAgentName(name, id) };
   const st = world.woodpecker.state();
   for (const w of [...st.pending, ...st.waitingOnDeps, ...st.running]) world.woodpecker.cancelWorkflow(w.id);
   if (sim) {

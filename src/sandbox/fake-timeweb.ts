@@ -4,7 +4,7 @@ import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
 import { seededRandom } from '../util/clock.js';
 import { isRecord } from '../util/guards.js';
 import type { TimewebEndpoint } from '../providers/timeweb/client.js';
-import { serverComment } from '../providers/timeweb/ownership.js';
+import { legacyServerComment } from '../providers/timeweb/ownership.js';
 import type {
   TwAccountStatus,
   TwConfigurator,
@@ -347,6 +347,7 @@ const ROUTES: { method: string; re: RegExp; route: FakeTimewebRoute }[] = [
   { method: 'GET', re: /^\/api\/v1\/servers$/, route: 'GET /api/v1/servers' },
   { method: 'GET', re: /^\/api\/v1\/servers\/[^/]+$/, route: 'GET /api/v1/servers/:id' },
   { method: 'DELETE', re: /^\/api\/v1\/servers\/[^/]+$/, route: 'DELETE /api/v1/servers/:id' },
+  { method: 'PATCH', re: /^\/api\/v1\/servers\/[^/]+$/, route: 'PATCH /api/v1/servers/:id' },
   { method: 'GET', re: /^\/api\/v1\/floating-ips$/, route: 'GET /api/v1/floating-ips' },
   { method: 'PATCH', re: /^\/api\/v1\/floating-ips\/[^/]+$/, route: 'PATCH /api/v1/floating-ips/:id' },
   { method: 'DELETE', re: /^\/api\/v1\/floating-ips\/[^/]+$/, route: 'DELETE /api/v1/floating-ips/:id' },
@@ -782,9 +783,9 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     // Named exactly like one of our agents, but without our marker: must never be touched.
     seedServer({ id: 1002, name: `pool-${poolId}-agent-AbCd`, comment: '' });
     // Another pool's agent, properly marked for ITS pool.
-    seedServer({ id: 1003, name: 'pool-2-agent-XyZw', comment: serverComment('2', 77) });
+    seedServer({ id: 1003, name: 'pool-2-agent-XyZw', comment: legacyServerComment('2', 77) });
     // Our marker, but a name outside the pool pattern: still foreign.
-    seedServer({ id: 1004, name: `pool-${poolId}-builder`, comment: serverComment(poolId, 5) });
+    seedServer({ id: 1004, name: `pool-${poolId}-builder`, comment: legacyServerComment(poolId, 5) });
     seedServer({ id: 1005, name: 'db-primary', comment: 'postgres 16', publicIp: false, preset_id: 2455 });
     // Foreign unattached IPs: a reserved one with a comment, and one with an empty comment.
     seedFloatingIp({ comment: 'reserved for vpn' });
@@ -903,6 +904,25 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     const id = idParam(c);
     const rec = id === undefined ? undefined : servers.get(id);
     if (!rec) return notFound('Server');
+    return jsonResponse(200, { server: view(rec), response_id: uuid() });
+  });
+
+  // Update: only `name` and `comment` are modelled (each at most 255 characters, as the spec says).
+  app.patch('/api/v1/servers/:id', async (c) => {
+    const id = idParam(c);
+    const rec = id === undefined ? undefined : servers.get(id);
+    if (!rec) return notFound('Server');
+    const b = await objectBody(c);
+    if (b instanceof Response) return b;
+    const errors: string[] = [];
+    for (const key of ['name', 'comment'] as const) {
+      const v = b[key];
+      if (v !== undefined && (typeof v !== 'string' || v.length > 255)) errors.push(`${key} must be a string of at most 255 characters`);
+    }
+    if (typeof b.name === 'string' && b.name.trim() === '') errors.push('name must not be empty');
+    if (errors.length > 0) return apiError(400, 'bad_request', errors);
+    if (typeof b.comment === 'string') rec.comment = b.comment;
+    if (typeof b.name === 'string') rec.name = b.name;
     return jsonResponse(200, { server: view(rec), response_id: uuid() });
   });
 

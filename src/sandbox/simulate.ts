@@ -2,7 +2,7 @@ import { runAssembled } from '../assemble.js';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.js';
 import type { OptionValue, OptionValues } from '../config/types.js';
-import { poolNamePattern } from '../engine/pool.js';
+import { isOurAgentName } from '../engine/pool.js';
 import type { TickReport } from '../engine/reconciler.js';
 import { silentLogger } from '../observability/logger.js';
 import { seededRandom } from '../util/clock.js';
@@ -105,7 +105,8 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     throw e;
   }
   const { reconciler, engine } = sim;
-  const pattern = poolNamePattern(engine.poolId);
+  // The simulator counts what the engine counts: agents whose names carry this installation's tag.
+  const pattern = { test: (name: string): boolean => isOurAgentName(name, engine) };
 
   const actions: Record<string, number> = {};
   const actionProblems: Record<string, number> = {};

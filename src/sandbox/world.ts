@@ -207,7 +207,8 @@ export interface World {
   vms(): VmRecord[];
   onEvent(fn: (e: WorldEvent) => void): void;
   sample(): WorldSample;
-  audit(poolNamePattern: RegExp): WorldAudit;
+  /** `pool` says which agent names are the pool's (the engine's membership test, or a name pattern). */
+  audit(pool: { test(name: string): boolean }): WorldAudit;
   /** Serves both fakes on 127.0.0.1 (real time) and switches `urls` to them. */
   serve(): Promise<WorldUrls>;
   /** Cancels the world's timers and stops serving. */
@@ -444,7 +445,7 @@ export function createWorld(opts: WorldOptions): World {
     };
   }
 
-  function audit(pattern: RegExp): WorldAudit {
+  function audit(pattern: { test(name: string): boolean }): WorldAudit {
     const st = woodpecker.state();
     const alive = timeweb.servers();
     const ours = alive.filter((s) => vms.has(s.id));

@@ -6,7 +6,7 @@ import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
 import { createFakeWoodpecker } from '../../src/sandbox/fake-woodpecker.js';
 import { seededRandom } from '../../src/util/clock.js';
 import { WoodpeckerClient, WoodpeckerApiError } from '../../src/woodpecker/client.js';
-import { chaosScenario, runChaos } from './harness.js';
+import { OWNER, chaosScenario, runChaos } from './harness.js';
 import type { SabotageContext } from './harness.js';
 
 const S = 1000;
@@ -55,7 +55,7 @@ describe('chaos checks catch violations', () => {
       expect: /creates server pool-1-agent-\w+ although one with that name exists/,
       act: async (ctx) => {
         const { world, fetch, auth } = ctx;
-        const server = await until(ctx, () => world.timeweb.servers().find((s) => isOwnedServer(s, '1')));
+        const server = await until(ctx, () => world.timeweb.servers().find((s) => isOwnedServer(s, OWNER)));
         await fetch(`${world.urls.timeweb}/api/v1/servers`, {
           method: 'POST',
           headers: auth.timeweb,
@@ -74,7 +74,7 @@ describe('chaos checks catch violations', () => {
             headers: auth.timeweb,
             body: JSON.stringify({
               name: `pool-1-agent-${suffix}`,
-              comment: serverComment('1', 999),
+              comment: serverComment(OWNER, 999),
               preset_id: cat.presets[0]?.id,
               os_id: cat.os[0]?.id,
             }),
@@ -142,7 +142,7 @@ describe('chaos regressions', () => {
             world.timeweb.ambiguousCreate('error', 1);
             failLists = 5;
           }
-          peak = Math.max(peak, world.timeweb.servers().filter((s) => isOwnedServer(s, '1')).length);
+          peak = Math.max(peak, world.timeweb.servers().filter((s) => isOwnedServer(s, OWNER)).length);
         });
       },
     });

@@ -1,14 +1,15 @@
 import { runAssembled } from '../../src/assemble.js';
 import type { Logger } from 'pino';
 import type { OptionValues } from '../../src/config/types.js';
-import { poolNamePattern } from '../../src/engine/pool.js';
+import { deriveInstallationId } from '../../src/engine/identity.js';
+import { isOurAgentName } from '../../src/engine/pool.js';
 import type { Policy } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { isOwnedFloatingIp, isOwnedServer } from '../../src/providers/timeweb/ownership.js';
 import { buildSandboxEngine, sandboxValues } from '../../src/sandbox/engine.js';
 import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
 import type { TimerHandle } from '../../src/sandbox/virtual-clock.js';
-import { createWorld } from '../../src/sandbox/world.js';
+import { SANDBOX_WOODPECKER_URL, createWorld } from '../../src/sandbox/world.js';
 import type { World, WorldOptions } from '../../src/sandbox/world.js';
 import type { Workload, WorkloadItem } from '../../src/sandbox/workloads.js';
 import { seededRandom } from '../../src/util/clock.js';
@@ -36,6 +37,8 @@ const M = 60 * S;
 const H = 60 * M;
 
 export const POOL_ID = '1';
+/** The installation the chaos engine is (derived, like the daemon, from the sandbox's Woodpecker URL + pool id). */
+export const OWNER = { poolId: POOL_ID, installationId: deriveInstallationId(SANDBOX_WOODPECKER_URL, POOL_ID) };
 const FAULT_HEADER = 'x-chaos-fault';
 
 export type RestartPoint =
@@ -308,20 +311,21 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
     },
   };
   const world = createWorld(worldOpts);
-  const pattern = poolNamePattern(POOL_ID);
 
   // ---- what must never be touched --------------------------------------------------------------------------------
   const foreignServerIds = new Set(world.timeweb.servers().map((s) => String(s.id)));
   const foreignIpIds = new Set(world.timeweb.floatingIps().map((ip) => ip.id));
   const staticAgent = world.woodpecker.seedAgent({ name: 'static-builder' });
   const otherPoolAgent = world.woodpecker.seedAgent({ name: 'pool-2-agent-XyZw' });
-  const foreignAgentIds = new Set([String(staticAgent.id), String(otherPoolAgent.id)]);
+  const foreignAgentIds = new Set([staticAgent, otherPoolAgent].map((a) => String(a.id)));
+  /** This installation's agents: the engine's own membership test (names carrying our tag). */
+  const pattern = { test: (name: string): boolean => isOurAgentName(name, OWNER) };
   const foreignAgentsBefore = JSON.stringify(
     world.woodpecker.state().agents.filter((a) => foreignAgentIds.has(String(a.id))).map((a) => [a.id, a.name, a.no_schedule]),
   );
 
   const ownedServers = (): { id: number; name: string }[] =>
-    world.timeweb.servers().filter((s) => isOwnedServer(s, POOL_ID));
+    world.timeweb.servers().filter((s) => isOwnedServer(s, OWNER));
 
   let overMax = false;
   const checkMaxAgents = (where: string): void => {
@@ -364,7 +368,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
         const id = info.id ?? '';
         if (foreignServerIds.has(id)) violate(`${who}: touches foreign server ${id}`);
         const server = /^\d+$/.test(id) ? world.timeweb.server(Number(id)) : undefined;
-        if (server && !isOwnedServer(server, POOL_ID)) violate(`${who}: touches server ${server.name} without our marker`);
+        if (server && !isOwnedServer(server, OWNER)) violate(`${who}: touches server ${server.name} without our marker`);
         if (server && info.method === 'DELETE') {
           const agent = world.woodpecker.state().agents.find((a) => a.name === server.name);
           if (agent && agent.runningTaskIds.length > 0) {
@@ -380,11 +384,11 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
         if (foreignIpIds.has(id)) violate(`${who}: touches foreign floating IP ${id}`);
         const ip = world.timeweb.floatingIps().find((x) => x.id === id);
         if (ip) {
-          if (ip.comment !== null && ip.comment.trim() !== '' && !isOwnedFloatingIp(ip, POOL_ID)) {
+          if (ip.comment !== null && ip.comment.trim() !== '' && !isOwnedFloatingIp(ip, OWNER)) {
             violate(`${who}: touches floating IP ${ip.ip ?? id} with a foreign comment`);
           }
           const attached = ip.resource_id !== null ? world.timeweb.server(ip.resource_id) : undefined;
-          if (attached && !isOwnedServer(attached, POOL_ID)) {
+          if (attached && !isOwnedServer(attached, OWNER)) {
             violate(`${who}: touches floating IP ${ip.ip ?? id} of foreign server ${attached.name}`);
           }
         }
@@ -395,7 +399,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
       const id = info.id ?? '';
       if (foreignAgentIds.has(id)) violate(`${who}: touches foreign agent ${id}`);
       const agent = /^\d+$/.test(id) ? world.woodpecker.agent(Number(id)) : undefined;
-      if (agent && !pattern.test(agent.name)) violate(`${who}: touches agent ${agent.name} outside the pool`);
+      if (agent && !isOurAgentName(agent.name, OWNER)) violate(`${who}: touches agent ${agent.name}, which is not provably ours`);
     }
   };
 

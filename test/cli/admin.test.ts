@@ -10,7 +10,11 @@ import type { AdminAccess, AdminControls } from '../../src/observability/http.js
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createStatusTracker } from '../../src/observability/status.js';
 import type { FetchFn } from '../../src/util/clock.js';
-import { MIN, T0, agent, config, manualClock, queueOf, report, result, server, task } from '../observability/fixtures.js';
+import { MIN, T0, agent, config, manualClock, nm, queueOf, report, result, server, task } from '../observability/fixtures.js';
+
+/** Agents of this installation (names carrying its tag). */
+const AAAA = nm('aaaa');
+const BBBB = nm('bbbb');
 
 const TOKEN = 'cli-admin-token-abcdef';
 const sec = (ms: number): number => Math.floor(ms / 1000);
@@ -40,12 +44,12 @@ function world(access: AdminAccess = 'token') {
     report({
       now: T0,
       agents: [
-        agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0 - 5000), created: sec(T0 - 90 * MIN) }),
-        agent({ id: 2, name: 'pool-1-agent-bbbb' }),
+        agent({ id: 1, name: AAAA, last_contact: sec(T0 - 5000), created: sec(T0 - 90 * MIN) }),
+        agent({ id: 2, name: BBBB }),
       ],
       queue: queueOf({ pending: [task('p1')], running: [task('r1', { agent_id: 1 })], free: 1 }),
-      servers: [server('pool-1-agent-aaaa', T0 - 90 * MIN), server('pool-1-agent-orph', T0 - 30 * MIN)],
-      results: [result({ kind: 'create', reason: { code: 'pending-work', message: '1 pending workflow(s) need 1 agent(s)' } }, { name: 'pool-1-agent-bbbb' })],
+      servers: [server(AAAA, T0 - 90 * MIN), server('pool-1-agent-orph', T0 - 30 * MIN)],
+      results: [result({ kind: 'create', reason: { code: 'pending-work', message: '1 pending workflow(s) need 1 agent(s)' } }, { name: BBBB })],
     }),
   );
   const app = createHttpApp({ controls, status, metrics, token: access === 'token' ? TOKEN : undefined, adminAccess: access, clock, readiness: { maxTickAge: 3 * MIN } });
@@ -95,9 +99,9 @@ describe('admin CLI', () => {
     const cases: Array<[string[], string, RegExp]> = [
       [['pause'], 'pause', /scaling paused/],
       [['resume'], 'resume', /scaling resumed/],
-      [['cordon', 'pool-1-agent-aaaa'], 'cordon pool-1-agent-aaaa', /cordoned/],
-      [['uncordon', 'pool-1-agent-aaaa'], 'uncordon pool-1-agent-aaaa', /uncordoned/],
-      [['drain', 'pool-1-agent-bbbb'], 'drain pool-1-agent-bbbb', /drained at the next reconcile/],
+      [['cordon', AAAA], `cordon ${AAAA}`, /cordoned/],
+      [['uncordon', AAAA], `uncordon ${AAAA}`, /uncordoned/],
+      [['drain', BBBB], `drain ${BBBB}`, /drained at the next reconcile/],
     ];
     for (const [args, call, msg] of cases) {
       controls.calls = [];
@@ -132,8 +136,8 @@ describe('admin CLI', () => {
     assert.match(r.out, /^Pool 1: running \(policy default, 1-5 agents, 2 workflows\/agent, hourly billing\)/);
     assert.match(r.out, /Queue: 1 pending, 0 waiting on deps, 1 running, 1 free slot/);
     assert.match(r.out, /AGENT\s+STATE\s+AGE\s+LAST CONTACT\s+TASKS\s+SERVER/);
-    assert.match(r.out, /pool-1-agent-aaaa\s+busy\s+1h 30m\s+35s ago\s+1\/2\s+on 203\.0\.113\.10/);
-    assert.match(r.out, /pool-1-agent-bbbb\s+booting/);
+    assert.match(r.out, new RegExp(`${AAAA}\\s+busy\\s+1h 30m\\s+35s ago\\s+1/2\\s+on 203\\.0\\.113\\.10`));
+    assert.match(r.out, new RegExp(`${BBBB}\\s+booting`));
     assert.match(r.out, /Servers without an agent:\n.*\npool-1-agent-orph/);
     const j = await run(['status', '--json'], { fetch: fetchFn, env: {} });
     const parsed = JSON.parse(j.out) as { agents: unknown[] };
@@ -145,7 +149,7 @@ describe('admin CLI', () => {
     const r = await run(['decisions', '--limit', '5'], { fetch: fetchFn, env: {} });
     assert.equal(r.code, 0);
     assert.match(r.out, /TIME\s+ACTION\s+AGENT\s+REASON\s+OUTCOME\s+WHY/);
-    assert.match(r.out, /create\s+pool-1-agent-bbbb\s+pending-work\s+done\s+1 pending workflow/);
+    assert.match(r.out, new RegExp(`create\\s+${BBBB}\\s+pending-work\\s+done\\s+1 pending workflow`));
     const bad = await run(['decisions', '--limit', 'x'], { fetch: fetchFn, env: {} });
     assert.equal(bad.code, 1);
   });

@@ -4,6 +4,7 @@ import { coreOptions } from '../../src/config/core-options.js';
 import { engineConfigFrom, isLoopbackAddr, parseHostPort, toCoreConfig } from '../../src/config/core-config.js';
 import { resolveOptions } from '../../src/config/resolve.js';
 import { ConfigError } from '../../src/config/types.js';
+import { deriveInstallationId } from '../../src/engine/identity.js';
 import type { OptionValue } from '../../src/config/types.js';
 
 function valuesFrom(env: Record<string, string>) {
@@ -18,6 +19,8 @@ describe('toCoreConfig', () => {
       logFormat: 'auto',
       reconciliationInterval: 60_000,
       poolId: '1',
+      installationId: deriveInstallationId('http://localhost:8000', '1'),
+      installationIdSource: 'derived from --server-url and --pool-id',
       minAgents: 1,
       maxAgents: 10,
       agentInactivityTimeout: 600_000,
@@ -158,6 +161,7 @@ describe('engineConfigFrom', () => {
     assert.deepEqual(engineConfigFrom(core, 'hourly'), {
       policy: 'upstream',
       poolId: 'p',
+      installationId: deriveInstallationId('http://localhost:8000', 'p'),
       minAgents: 1,
       maxAgents: 10,
       workflowsPerAgent: 2,

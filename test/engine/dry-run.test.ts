@@ -103,12 +103,12 @@ describe('--dry-run', () => {
       'a dry run sends no write',
     );
     for (const ip of world.timeweb.floatingIps().filter((x) => ourIps.some((o) => o.id === x.id))) {
-      assert.equal(isOwnedFloatingIp(ip, '1'), false, 'the IPs are still unmarked');
+      assert.equal(isOwnedFloatingIp(ip, { poolId: '1', installationId: dry.engine.installationId }), false, 'the IPs are still unmarked');
     }
 
     // The same start without --dry-run marks them after its first tick (the marking moved, it did not vanish).
     await ticks(await build(sandboxValues(world, user)), 1);
-    const marked = world.timeweb.floatingIps().filter((x) => ourIps.some((o) => o.id === x.id) && isOwnedFloatingIp(x, '1'));
+    const marked = world.timeweb.floatingIps().filter((x) => ourIps.some((o) => o.id === x.id) && isOwnedFloatingIp(x, { poolId: '1', installationId: dry.engine.installationId }));
     assert.ok(marked.length >= 2, `${marked.length} of our IPs marked again`);
     await world.close();
   });

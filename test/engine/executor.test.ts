@@ -1,13 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execute, type ExecutorDeps } from '../../src/engine/executor.js';
-import { newAgentName } from '../../src/engine/pool.js';
+import { isOurAgentName, newAgentName, poolNamePattern } from '../../src/engine/pool.js';
 import type { Action, Reason } from '../../src/engine/types.js';
 import { RateLimitedError, type DeployAgent } from '../../src/providers/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { RandomFn } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/clock.js';
-import { agent, n, server } from './fixtures.js';
+import { INSTALLATION, agent, n, server } from './fixtures.js';
 import { CallLog, EXECUTOR_PROVIDER, EXECUTOR_WP, NONE, StubProvider, StubWoodpecker, spelling } from './stubs.js';
 
 const why: Reason = { code: 'pending-work', message: 'test' };
@@ -33,6 +33,7 @@ function setup(opts: { dryRun?: boolean; random?: RandomFn; signal?: AbortSignal
     woodpecker: wp,
     provider,
     poolId: '1',
+    installationId: INSTALLATION,
     random: opts.random ?? seededRandom(7),
     logger: silentLogger(),
     renderUserData: render,
@@ -49,7 +50,8 @@ describe('executor: create', () => {
     const [r] = await execute([create], s.deps, new Set());
     assert.ok(r);
     assert.equal(r.outcome, 'done');
-    assert.match(r.name, /^pool-1-agent-[A-Za-z]{4}$/);
+    assert.match(r.name, /^pool-1-agent-[a-z0-9]{12}$/);
+    assert.ok(isOurAgentName(r.name, { poolId: '1', installationId: INSTALLATION }), 'the name carries our tag');
     assert.deepEqual(s.log.calls, [`wp.createAgent(${r.name})`, `provider.deploy(${r.name})`]);
     const registered = [...s.wp.agents.values()];
     assert.equal(registered.length, 1);
@@ -60,7 +62,7 @@ describe('executor: create', () => {
   });
 
   it('a failed deploy unregisters the agent and stops further creates; other actions still run', async () => {
-    const s = setup({ random: spelling('abcdwxyz') });
+    const s = setup({ random: spelling('abcd', 'wxyz') });
     s.provider.deployError = new Error('preset sold out');
     s.wp.seed(agent(5, n('drnd')));
     const drain: Action = { kind: 'drain', agent: ref(5, 'drnd'), reason: why };
@@ -85,7 +87,7 @@ describe('executor: create', () => {
   });
 
   it('a rate-limited deploy (429) unregisters the agent, is no failure, and holds the other creates', async () => {
-    const s = setup({ random: spelling('abcdwxyz') });
+    const s = setup({ random: spelling('abcd', 'wxyz') });
     s.deps.now = () => 1_000_000;
     s.provider.deployError = new RateLimitedError('429 too many requests', 90_000);
     const results = await execute([create, create], s.deps, new Set());
@@ -131,33 +133,42 @@ describe('executor: create', () => {
   });
 
   it('never reuses a taken name (agents and servers), nor one it just used', async () => {
-    // The random source spells "aaaa" forever: the name must grow instead of colliding or looping.
+    // The random source spells "aaaaaa" forever: the nonce takes the attempt number instead of colliding or looping.
     const s = setup({ random: () => 0 });
-    const taken = new Set([n('aaaa')]);
+    const taken = new Set([n('aaaaaa')]);
     const results = await execute([create, create], s.deps, taken);
-    const names = results.map((r) => r.name);
-    assert.deepEqual(names, [n('aaaaa'), n('aaaaaa')]);
-    assert.deepEqual([...taken], [n('aaaa')], 'the caller set is not mutated');
+    assert.deepEqual(
+      results.map((r) => r.name),
+      [n('aaaaa8'), n('aaaaa9')],
+    );
+    assert.deepEqual([...taken], [n('aaaaaa')], 'the caller set is not mutated');
   });
 
   it('tries another name after a collision', async () => {
-    const s = setup({ random: spelling('abcdwxyz') });
+    const s = setup({ random: spelling('abcd', 'wxyz') });
     const [r] = await execute([create], s.deps, new Set([n('abcd')]));
     assert.equal(r?.name, n('wxyz'));
   });
 });
 
 describe('newAgentName', () => {
-  it('four letters like upstream, from a-zA-Z', () => {
+  it('6 random characters + the 6-character tag of this installation; still the pool pattern', () => {
     const random = seededRandom(42);
-    for (let i = 0; i < 200; i++) assert.match(newAgentName('7', random, new Set()), /^pool-7-agent-[A-Za-z]{4}$/);
+    const id = { poolId: '7', installationId: 'abc' };
+    for (let i = 0; i < 200; i++) {
+      const name = newAgentName(id, random, new Set());
+      assert.match(name, /^pool-7-agent-[a-z0-9]{12}$/);
+      assert.ok(poolNamePattern('7').test(name));
+      assert.ok(isOurAgentName(name, id));
+      assert.ok(!isOurAgentName(name, { poolId: '7', installationId: 'abd' }), 'another installation cannot claim it');
+    }
   });
 
   it('avoids every taken name even when the pool is crowded', () => {
     const random = seededRandom(1);
     const taken = new Set<string>();
     for (let i = 0; i < 2000; i++) {
-      const name = newAgentName('1', random, taken);
+      const name = newAgentName({ poolId: '1', installationId: INSTALLATION }, random, taken);
       assert.ok(!taken.has(name));
       taken.add(name);
     }

@@ -4,6 +4,7 @@
  */
 import type { Action, EngineConfig, EngineMemory, Observation } from '../../src/engine/types.js';
 import { initialMemory } from '../../src/engine/types.js';
+import { agentNameFor } from '../../src/engine/pool.js';
 import type { ProviderServer, ServerState } from '../../src/providers/types.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../../src/woodpecker/types.js';
 
@@ -22,6 +23,7 @@ export function config(over: Partial<EngineConfig> = {}): EngineConfig {
   return {
     policy: 'default',
     poolId: '1',
+    installationId: INSTALLATION,
     minAgents: 0,
     maxAgents: 10,
     workflowsPerAgent: 1,
@@ -45,8 +47,21 @@ export function ago(msAgo: number | null, now = NOW): number {
   return Math.floor((now - msAgo) / 1000);
 }
 
-/** `pool-1-agent-<suffix>` */
-export function n(suffix: string, poolId = '1'): string {
+/** The installation id of `config()`. */
+export const INSTALLATION = 'test-inst';
+
+/**
+ * The name this installation gives agent `suffix` (1–6 of a-z0-9, padded with `z` to the 6-character nonce):
+ * `pool-1-agent-<nonce><tag>`, so it verifies as ours. Any other suffix gives the plain, unverifiable
+ * `pool-1-agent-<suffix>` (see `legacy`).
+ */
+export function n(suffix: string, poolId = '1', installationId = INSTALLATION): string {
+  if (!/^[a-z0-9]{1,6}$/.test(suffix)) return legacy(suffix, poolId);
+  return agentNameFor({ poolId, installationId }, suffix.padEnd(6, 'z'));
+}
+
+/** `pool-1-agent-<suffix>`: named like the pool, but without this installation's tag (a look-alike or legacy). */
+export function legacy(suffix: string, poolId = '1'): string {
   return `pool-${poolId}-agent-${suffix}`;
 }
 
@@ -148,7 +163,8 @@ export function world(spec: WorldSpec = {}): Observation {
     servers = [
       ...agents
         .filter((a) => !skip.has(a.name))
-        .map((a) => server(a.name, { age: a.created === 0 ? HOUR : now - a.created * 1000, now })),
+        // As the provider reports them: each server's marker names its agent's id.
+        .map((a) => ({ ...server(a.name, { age: a.created === 0 ? HOUR : now - a.created * 1000, now }), agentId: a.id })),
       ...(spec.extraServers ?? []),
     ];
   } else servers = spec.servers;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ActionResult, Outcome } from '../../src/engine/executor.js';
 import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffFor, nextMemory } from '../../src/engine/memory.js';
 import type { Action, EngineMemory, ReasonCode } from '../../src/engine/types.js';
-import { MIN, NOW, SEC, agent, memory, n, world } from './fixtures.js';
+import { MIN, NOW, SEC, agent, config, memory, n, world } from './fixtures.js';
 
 describe('backoffFor', () => {
   const cases: Array<[failures: number, ms: number]> = [
@@ -51,7 +51,7 @@ describe('nextMemory: back-off grows on failed provisions', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const m = nextMemory(memory(), world(), c.results, '1');
+      const m = nextMemory(memory(), world(), c.results, config());
       assert.equal(m.provisionFailures, c.failures);
       if (c.failures > 0) {
         assert.equal(m.lastFailureAt, NOW);
@@ -68,7 +68,7 @@ describe('nextMemory: back-off grows on failed provisions', () => {
     const blocked: number[] = [];
     for (let tick = 0; tick < 4; tick++) {
       const now = NOW + tick * MIN;
-      m = nextMemory(m, world({ now }), [createR('failed')], '1');
+      m = nextMemory(m, world({ now }), [createR('failed')], config());
       blocked.push(m.createBlockedUntil - now);
     }
     assert.deepEqual(blocked, [15 * SEC, 30 * SEC, 60 * SEC, 2 * MIN]);
@@ -94,7 +94,7 @@ describe('nextMemory: back-off resets on evidence', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const m = nextMemory(failed, world({ agents: c.agents }), [], '1');
+      const m = nextMemory(failed, world({ agents: c.agents }), [], config());
       if (c.reset) {
         assert.equal(m.provisionFailures, 0);
         assert.equal(m.createBlockedUntil, 0);
@@ -106,7 +106,7 @@ describe('nextMemory: back-off resets on evidence', () => {
   }
 
   it('a reset and a new failure in the same tick start over at one failure', () => {
-    const m = nextMemory(failed, world({ agents: [agent(1, n('good'), { created: 2 * MIN })] }), [createR('failed')], '1');
+    const m = nextMemory(failed, world({ agents: [agent(1, n('good'), { created: 2 * MIN })] }), [createR('failed')], config());
     assert.equal(m.provisionFailures, 1);
     assert.equal(m.createBlockedUntil, NOW + 15 * SEC);
   });
@@ -115,7 +115,7 @@ describe('nextMemory: back-off resets on evidence', () => {
 describe('nextMemory: admin state', () => {
   it('forgets drain requests of agents that are gone, keeps the rest and the other controls', () => {
     const before = memory({ paused: true, cordoned: [n('cord')], drainRequested: [n('here'), n('gone')] });
-    const m = nextMemory(before, world({ agents: [agent(1, n('here'))] }), [], '1');
+    const m = nextMemory(before, world({ agents: [agent(1, n('here'))] }), [], config());
     assert.deepEqual(m.drainRequested, [n('here')]);
     assert.equal(m.paused, true);
     assert.deepEqual(m.cordoned, [n('cord')]);
@@ -123,7 +123,7 @@ describe('nextMemory: admin state', () => {
 
   it('is pure: the previous memory is not changed', () => {
     const before = Object.freeze(memory({ drainRequested: Object.freeze([n('gone')]) }));
-    const m = nextMemory(before, world(), [createR('failed')], '1');
+    const m = nextMemory(before, world(), [createR('failed')], config());
     assert.notEqual(m, before);
     assert.deepEqual(before.drainRequested, [n('gone')]);
     assert.equal(before.provisionFailures, 0);
@@ -133,14 +133,14 @@ describe('nextMemory: admin state', () => {
 describe('nextMemory: provider rate limit', () => {
   it('a rate-limited create holds creates until Retry-After, and is no provisioning failure', () => {
     const limited: ActionResult = { ...createR('skipped'), rateLimitedUntil: NOW + 90 * SEC };
-    const m = nextMemory(memory(), world(), [limited, createR('skipped')], '1');
+    const m = nextMemory(memory(), world(), [limited, createR('skipped')], config());
     assert.equal(m.createRateLimitedUntil, NOW + 90 * SEC);
     assert.equal(m.provisionFailures, 0);
     assert.equal(m.createBlockedUntil, 0);
   });
 
   it('an earlier, later limit is kept', () => {
-    const m = nextMemory(memory({ createRateLimitedUntil: NOW + 5 * MIN }), world(), [{ ...createR('skipped'), rateLimitedUntil: NOW + MIN }], '1');
+    const m = nextMemory(memory({ createRateLimitedUntil: NOW + 5 * MIN }), world(), [{ ...createR('skipped'), rateLimitedUntil: NOW + MIN }], config());
     assert.equal(m.createRateLimitedUntil, NOW + 5 * MIN);
   });
 });
@@ -152,7 +152,7 @@ describe('nextMemory: when pool agents were last seen busy', () => {
       agents: [agent(1, n('busy')), agent(2, n('idle')), agent(3, n('new0')), agent(4, 'static-1')],
       running: [1, 4],
     });
-    const m = nextMemory(before, obs, [], '1');
+    const m = nextMemory(before, obs, [], config());
     assert.deepEqual(m.busySeenAt, { [n('busy')]: NOW, [n('idle')]: NOW - MIN });
   });
 });

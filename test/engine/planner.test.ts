@@ -513,7 +513,7 @@ table('drained removal', [
       running: [3],
     }),
     expect: [['remove-agent', n('idle'), 'drained']],
-    note: /drained agent pool-1-agent-busy is still processing/,
+    note: new RegExp(`drained agent ${n('busy')} is still processing`),
   },
   {
     name: 'hourly: removed only inside the teardown window',
@@ -549,7 +549,7 @@ table('failed servers', [
       ['remove-agent', n('fail'), 'server-failed'],
       ['remove-server', n('gone'), 'server-failed'],
     ],
-    note: /server pool-1-agent-busy is no_paid but its agent still runs tasks/,
+    note: new RegExp(`server ${n('busy')} is no_paid but its agent still runs tasks`),
   },
 ]);
 

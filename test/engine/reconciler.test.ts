@@ -72,7 +72,7 @@ describe('Reconciler.tick', () => {
 
   it('new names avoid existing agents and servers, including servers seen by the last full tick', async () => {
     // the random source spells "abcd" first, then "wxyz"
-    const s = setup({ random: spelling('abcdwxyz') });
+    const s = setup({ random: spelling('abcd', 'wxyz') });
     s.provider.seed(server(n('abcd'), { age: MIN, now: NOW }));
     await s.reconciler.tick();
     s.clock.t += 5 * SEC;
@@ -104,7 +104,7 @@ describe('Reconciler.tick', () => {
   });
 
   it('a registration with no clear answer is not repeated; the ghost agent it left is removed after the grace', async () => {
-    const s = setup({ random: spelling('ghstwxyz') });
+    const s = setup({ random: spelling('ghst', 'wxyz') });
     s.wp.queue = () => queue({ pending: 1 });
     // POST /api/agents times out, but the server did register the agent.
     const register = s.wp.createAgent.bind(s.wp);

@@ -11,6 +11,7 @@ import type {
   ProviderServer,
   RemoveResult,
 } from '../../src/providers/types.js';
+import { NONCE_CHARS } from '../../src/engine/pool.js';
 import type { RandomFn } from '../../src/util/clock.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../../src/woodpecker/types.js';
 import { queue } from './fixtures.js';
@@ -216,13 +217,15 @@ export const EXECUTOR_PROVIDER: ReadonlySet<ProviderMethod> = new Set<ProviderMe
 export const ALL_PROVIDER: ReadonlySet<ProviderMethod> = new Set<ProviderMethod>(['deploy', 'remove', 'list']);
 export const NONE: ReadonlySet<never> = new Set<never>();
 
-const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
-
-/** A RandomFn that makes agent names spell the given letters, then repeats them. */
-export function spelling(s: string): RandomFn {
+/**
+ * A RandomFn that makes agent-name nonces spell the given words (each padded with `z` to 6 characters, as the
+ * fixtures' `n()` does), then repeats them: `spelling('abcd', 'wxyz')` names `n('abcd')`, then `n('wxyz')`.
+ */
+export function spelling(...words: string[]): RandomFn {
+  const s = words.map((w) => w.padEnd(6, 'z')).join('');
   let i = 0;
   return () => {
     const ch = s[i++ % s.length] ?? 'a';
-    return (LETTERS.indexOf(ch) + 0.5) / LETTERS.length;
+    return (NONCE_CHARS.indexOf(ch) + 0.5) / NONCE_CHARS.length;
   };
 }

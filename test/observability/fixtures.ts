@@ -8,7 +8,11 @@ import type { ProviderServer } from '../../src/providers/types.js';
 import type { Clock } from '../../src/util/clock.js';
 import type { QueueInfo, WoodpeckerAgent, WoodpeckerTask } from '../../src/woodpecker/types.js';
 
+import { INSTALLATION, n as nm } from '../engine/fixtures.js';
+
 /** Synthetic tick reports for the observability tests (no engine run, no I/O). */
+
+export { nm };
 
 export const T0 = Date.UTC(2026, 10, 27, 9, 0, 0);
 export const MIN = 60_000;
@@ -18,6 +22,7 @@ export const SECRET_AGENT_TOKEN = 'AGENTSECRETTOKEN-do-not-leak-0123456789';
 export const config: EngineConfig = {
   policy: 'default',
   poolId: '1',
+  installationId: INSTALLATION,
   minAgents: 1,
   maxAgents: 5,
   workflowsPerAgent: 2,
@@ -159,7 +164,7 @@ export function syntheticRun(start: number, minutes: number): TickReport[] {
     drained: boolean;
     lastWork: number;
   }
-  const pool: A[] = [{ id: 1, name: 'pool-1-agent-base', createdAt: start - 90 * MIN, connectAt: start - 88 * MIN, drained: false, lastWork: 0 }];
+  const pool: A[] = [{ id: 1, name: nm('base'), createdAt: start - 90 * MIN, connectAt: start - 88 * MIN, drained: false, lastWork: 0 }];
   let nextId = 2;
   let taskSeq = 1;
   const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -195,7 +200,7 @@ export function syntheticRun(start: number, minutes: number): TickReport[] {
     const booting = pool.filter((a) => a.connectAt > now && !a.drained).length;
     const want = Math.ceil((pendingN + runningN) / 2) - connected.length - booting;
     if (want > 0 && pool.length < 5) {
-      const name = `pool-1-agent-${letters[nextId % 26] ?? 'x'}${letters[(nextId * 7) % 26] ?? 'y'}q${nextId}`;
+      const name = nm(`${letters[nextId % 26] ?? 'x'}${letters[(nextId * 7) % 26] ?? 'y'}q${nextId}`.slice(0, 6));
       pool.push({ id: nextId++, name, createdAt: now, connectAt: now + 3 * MIN, drained: false, lastWork: 0 });
       results.push(
         result(

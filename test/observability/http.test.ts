@@ -16,7 +16,7 @@ import {
 } from '../../src/observability/http.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createStatusTracker } from '../../src/observability/status.js';
-import { MIN, SECRET_AGENT_TOKEN, T0, agent, config, manualClock, report, result } from './fixtures.js';
+import { MIN, nm, SECRET_AGENT_TOKEN, T0, agent, config, manualClock, report, result } from './fixtures.js';
 
 const TOKEN = 'admin-http-token-0123456789';
 const sec = (ms: number): number => Math.floor(ms / 1000);
@@ -63,8 +63,8 @@ function setup(opts: { access?: AdminAccess; token?: string; controls?: boolean 
 }
 
 const agents = [
-  agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) }),
-  agent({ id: 2, name: 'pool-1-agent-bbbb', last_contact: sec(T0) }),
+  agent({ id: 1, name: nm('aaaa'), last_contact: sec(T0) }),
+  agent({ id: 2, name: nm('bbbb'), last_contact: sec(T0) }),
 ];
 
 describe('http: read-only routes', () => {
@@ -88,7 +88,7 @@ describe('http: read-only routes', () => {
       ['a good full tick', () => feed(report({ now: T0, agents })), 200, /ok/],
       ['a failed action does not make it unready', () => {
         clock.set(T0 + MIN);
-        feed(report({ now: T0 + MIN, agents, results: [result({ kind: 'create', reason: { code: 'pending-work', message: 'w' } }, { name: 'pool-1-agent-x', outcome: 'failed', detail: 'no quota' })] }));
+        feed(report({ now: T0 + MIN, agents, results: [result({ kind: 'create', reason: { code: 'pending-work', message: 'w' } }, { name: nm('x'), outcome: 'failed', detail: 'no quota' })] }));
       }, 200, /ok/],
       ['too old', () => clock.set(T0 + 5 * MIN), 503, /finished 4m ago \(limit 3m\)/],
       ['provider list failed', () => feed(report({ now: T0 + 5 * MIN, agents, servers: undefined })), 503, /cloud provider API/],
@@ -125,7 +125,7 @@ describe('http: read-only routes', () => {
     const body = JSON.parse(text) as { agents: Array<{ name: string }>; admin: { paused: boolean } };
     assert.deepEqual(
       body.agents.map((a) => a.name),
-      ['pool-1-agent-aaaa', 'pool-1-agent-bbbb'],
+      [nm('aaaa'), nm('bbbb')],
     );
     assert.equal(body.admin.paused, true);
   });
@@ -177,9 +177,9 @@ describe('http: admin routes', () => {
   const routes: Array<[string, string, string]> = [
     ['POST', '/api/pause', 'pause'],
     ['POST', '/api/resume', 'resume'],
-    ['POST', '/api/agents/pool-1-agent-aaaa/cordon', 'cordon pool-1-agent-aaaa'],
-    ['DELETE', '/api/agents/pool-1-agent-aaaa/cordon', 'uncordon pool-1-agent-aaaa'],
-    ['POST', '/api/agents/pool-1-agent-bbbb/drain', 'drain pool-1-agent-bbbb'],
+    ['POST', `/api/agents/${nm('aaaa')}/cordon`, `cordon ${nm('aaaa')}`],
+    ['DELETE', `/api/agents/${nm('aaaa')}/cordon`, `uncordon ${nm('aaaa')}`],
+    ['POST', `/api/agents/${nm('bbbb')}/drain`, `drain ${nm('bbbb')}`],
   ];
 
   it('require the bearer token and then call the controls', async () => {
@@ -206,15 +206,15 @@ describe('http: admin routes', () => {
     const { req, feed, controls } = setup({ token: TOKEN });
     feed(report({ now: T0, agents }));
     const auth = { authorization: `Bearer ${TOKEN}` };
-    assert.equal((await req('POST', '/api/agents/pool-1-agent-zzzz/cordon', auth)).status, 404);
-    assert.equal((await req('POST', '/api/agents/pool-1-agent-zzzz/drain', auth)).status, 404);
+    assert.equal((await req('POST', `/api/agents/${nm('zzzz')}/cordon`, auth)).status, 404);
+    assert.equal((await req('POST', `/api/agents/${nm('zzzz')}/drain`, auth)).status, 404);
     assert.equal((await req('POST', '/api/agents/bad%20name/drain', auth)).status, 400);
-    assert.equal((await req('DELETE', '/api/agents/pool-1-agent-zzzz/cordon', auth)).status, 404);
+    assert.equal((await req('DELETE', `/api/agents/${nm('zzzz')}/cordon`, auth)).status, 404);
     assert.deepEqual(controls.calls, []);
     // An agent that left the pool can still be uncordoned.
-    controls.state = { ...controls.state, cordoned: ['pool-1-agent-gone'] };
-    assert.equal((await req('DELETE', '/api/agents/pool-1-agent-gone/cordon', auth)).status, 200);
-    assert.deepEqual(controls.calls, ['uncordon pool-1-agent-gone']);
+    controls.state = { ...controls.state, cordoned: [nm('gone')] };
+    assert.equal((await req('DELETE', `/api/agents/${nm('gone')}/cordon`, auth)).status, 200);
+    assert.deepEqual(controls.calls, [`uncordon ${nm('gone')}`]);
   });
 
   it('are refused on a read-only listener', async () => {

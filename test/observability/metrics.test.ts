@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type { PromFamily } from 'parse-prometheus-text-format';
 import { createMetrics, METRIC_PREFIX } from '../../src/observability/metrics.js';
-import { MIN, SECRET_AGENT_TOKEN, T0, agent, queueOf, report, result, server, syntheticRun, task } from './fixtures.js';
+import { MIN, nm, SECRET_AGENT_TOKEN, T0, agent, queueOf, report, result, server, syntheticRun, task } from './fixtures.js';
 
 const PRICE = { perHour: 12, currency: 'RUB', description: 'preset 2453' };
 
@@ -76,9 +76,9 @@ describe('metrics', () => {
   it('sets gauges from the last plan summary', async () => {
     const m = createMetrics();
     const agents = [
-      agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: Math.floor(T0 / 1000) }),
-      agent({ id: 2, name: 'pool-1-agent-bbbb', no_schedule: true, last_contact: Math.floor(T0 / 1000) }),
-      agent({ id: 3, name: 'pool-1-agent-cccc' }),
+      agent({ id: 1, name: nm('aaaa'), last_contact: Math.floor(T0 / 1000) }),
+      agent({ id: 2, name: nm('bbbb'), no_schedule: true, last_contact: Math.floor(T0 / 1000) }),
+      agent({ id: 3, name: nm('cccc') }),
       agent({ id: 9, name: 'static-agent', last_contact: Math.floor(T0 / 1000) }),
     ];
     const q = queueOf({ pending: [task('p1'), task('p2'), task('p3')], running: [task('r1', { agent_id: 1 })], free: 1 });
@@ -87,7 +87,7 @@ describe('metrics', () => {
         now: T0,
         agents,
         queue: q,
-        servers: [server('pool-1-agent-aaaa', T0 - 10 * MIN), server('pool-1-agent-cccc', T0, { state: 'booting', status: 'installing' })],
+        servers: [server(nm('aaaa'), T0 - 10 * MIN), server(nm('cccc'), T0, { state: 'booting', status: 'installing' })],
       }),
     );
     const f = await families(m);
@@ -104,7 +104,7 @@ describe('metrics', () => {
 
   it('measures provision time from the create to the first contact', async () => {
     const m = createMetrics();
-    const name = 'pool-1-agent-newa';
+    const name = nm('newa');
     const create = result({ kind: 'create', reason: { code: 'pending-work', message: 'work' } }, { name, durationMs: 3000 });
     m.observeTick(report({ now: T0, results: [create] }));
     // Next tick: registered, not connected yet.
@@ -128,14 +128,14 @@ describe('metrics', () => {
       report({
         now: T0,
         results: [
-          result({ kind: 'create', reason: why }, { name: 'pool-1-agent-drya', outcome: 'dry-run', durationMs: 0 }),
-          result({ kind: 'create', reason: why }, { name: 'pool-1-agent-fail', outcome: 'failed', detail: 'quota' }),
-          result({ kind: 'create', reason: why }, { name: 'pool-1-agent-gone' }),
+          result({ kind: 'create', reason: why }, { name: nm('drya'), outcome: 'dry-run', durationMs: 0 }),
+          result({ kind: 'create', reason: why }, { name: nm('fail'), outcome: 'failed', detail: 'quota' }),
+          result({ kind: 'create', reason: why }, { name: nm('gone') }),
         ],
       }),
     );
     m.observeTick(report({ now: T0 + MIN, agents: [] }));
-    m.observeTick(report({ now: T0 + 2 * MIN, agents: [agent({ id: 7, name: 'pool-1-agent-gone', last_contact: 1 })] }));
+    m.observeTick(report({ now: T0 + 2 * MIN, agents: [agent({ id: 7, name: nm('gone'), last_contact: 1 })] }));
     const f = await families(m);
     assert.equal(histCount(f, 'provision_duration_seconds'), 0);
     assert.equal(histCount(f, 'registration_duration_seconds'), 1);
@@ -161,7 +161,7 @@ describe('metrics', () => {
 
   it('integrates cost over server-hours and keeps the last count across a failed list', async () => {
     const m = createMetrics({ price: PRICE });
-    const two = [server('pool-1-agent-aaaa', T0), server('pool-1-agent-bbbb', T0)];
+    const two = [server(nm('aaaa'), T0), server(nm('bbbb'), T0)];
     m.observeTick(report({ now: T0, servers: two }));
     m.observeTick(report({ now: T0 + 30 * MIN, servers: undefined }));
     m.observeTick(report({ now: T0 + 60 * MIN, servers: [] }));

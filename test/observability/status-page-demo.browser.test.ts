@@ -94,7 +94,7 @@ describe('status page with the demo', () => {
       mkdirSync(dir, { recursive: true });
       await page.screenshot({ path: join(dir, 'status-page-demo.png'), fullPage: true });
       const names = await page.$$eval('#agents tr td:first-child', (tds) => tds.map((t) => t.textContent ?? ''));
-      assert.ok(names.every((n) => /^pool-1-agent-[A-Za-z]+/.test(n)), names.join(', '));
+      assert.ok(names.every((n) => /^pool-1-agent-[a-z0-9]{12}$/.test(n)), names.join(', '));
       const reasons = await page.$$eval('#decisions tr td:nth-child(4)', (t) => t.map((x) => x.textContent ?? ''));
       assert.ok(reasons.includes('pending-work'), reasons.join(', '));
       assert.equal(await page.textContent('#conn'), 'live');

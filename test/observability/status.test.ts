@@ -1,12 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialMemory } from '../../src/engine/types.js';
+import { formatStatus } from '../../src/cli/admin.js';
 import { createStatusTracker } from '../../src/observability/status.js';
 import type { AgentState } from '../../src/observability/status.js';
 import {
   MIN,
   SECRET_AGENT_TOKEN,
   T0,
+  nm,
   agent,
   config,
   manualClock,
@@ -26,18 +28,18 @@ describe('status tracker', () => {
     const clock = manualClock(T0 + 30_000);
     const st = createStatusTracker({ clock, config, price: PRICE });
     const contact = sec(T0 - 5000);
-    const memory = { ...initialMemory, cordoned: ['pool-1-agent-cord'], drainRequested: ['pool-1-agent-idle'] };
+    const memory = { ...initialMemory, cordoned: [nm('cord')], drainRequested: [nm('idle')] };
     st.observeTick(
       report({
         now: T0,
         memory,
         agents: [
-          agent({ id: 1, name: 'pool-1-agent-idle', last_contact: contact, created: sec(T0 - 60 * MIN) }),
-          agent({ id: 2, name: 'pool-1-agent-busy', last_contact: contact }),
-          agent({ id: 3, name: 'pool-1-agent-boot', created: sec(T0 - 2 * MIN) }),
-          agent({ id: 4, name: 'pool-1-agent-drnd', last_contact: contact, no_schedule: true }),
-          agent({ id: 5, name: 'pool-1-agent-cord', last_contact: contact }),
-          agent({ id: 6, name: 'pool-1-agent-stal', last_contact: sec(T0 - 30 * MIN) }),
+          agent({ id: 1, name: nm('idle'), last_contact: contact, created: sec(T0 - 60 * MIN) }),
+          agent({ id: 2, name: nm('busy'), last_contact: contact }),
+          agent({ id: 3, name: nm('boot'), created: sec(T0 - 2 * MIN) }),
+          agent({ id: 4, name: nm('drnd'), last_contact: contact, no_schedule: true }),
+          agent({ id: 5, name: nm('cord'), last_contact: contact }),
+          agent({ id: 6, name: nm('stal'), last_contact: sec(T0 - 30 * MIN) }),
           agent({ id: 7, name: 'my-static-agent', last_contact: contact }),
         ],
         queue: queueOf({
@@ -46,41 +48,41 @@ describe('status tracker', () => {
           free: 3,
         }),
         servers: [
-          server('pool-1-agent-idle', T0 - 60 * MIN),
-          server('pool-1-agent-boot', T0 - 2 * MIN, { state: 'booting', status: 'installing', publicIpv4: undefined }),
-          server('pool-1-agent-lost', T0 - 20 * MIN),
+          server(nm('idle'), T0 - 60 * MIN),
+          server(nm('boot'), T0 - 2 * MIN, { state: 'booting', status: 'installing', publicIpv4: undefined }),
+          server(nm('lost'), T0 - 20 * MIN),
         ],
       }),
     );
     const s = st.snapshot();
     const states = Object.fromEntries(s.agents.map((a) => [a.name, a.state])) as Record<string, AgentState>;
     assert.deepEqual(states, {
-      'pool-1-agent-idle': 'idle',
-      'pool-1-agent-busy': 'busy',
-      'pool-1-agent-boot': 'booting',
-      'pool-1-agent-drnd': 'drained',
-      'pool-1-agent-cord': 'cordoned',
-      'pool-1-agent-stal': 'stale',
+      [nm('idle')]: 'idle',
+      [nm('busy')]: 'busy',
+      [nm('boot')]: 'booting',
+      [nm('drnd')]: 'drained',
+      [nm('cord')]: 'cordoned',
+      [nm('stal')]: 'stale',
     });
-    const idle = s.agents.find((a) => a.name === 'pool-1-agent-idle');
+    const idle = s.agents.find((a) => a.name === nm('idle'));
     assert.equal(idle?.ageMs, 60 * MIN + 30_000);
     assert.equal(idle?.drainRequested, true);
     assert.deepEqual(idle?.server, { state: 'running', status: 'on', publicIpv4: '203.0.113.10' });
-    assert.equal(s.agents.find((a) => a.name === 'pool-1-agent-busy')?.runningTasks, 2);
-    assert.equal(s.agents.find((a) => a.name === 'pool-1-agent-boot')?.lastContactAt, null);
+    assert.equal(s.agents.find((a) => a.name === nm('busy'))?.runningTasks, 2);
+    assert.equal(s.agents.find((a) => a.name === nm('boot'))?.lastContactAt, null);
     assert.deepEqual(
       s.servers.map((x) => [x.name, x.hasAgent]),
       [
-        ['pool-1-agent-idle', true],
-        ['pool-1-agent-lost', false],
-        ['pool-1-agent-boot', true],
+        [nm('idle'), true],
+        [nm('lost'), false],
+        [nm('boot'), true],
       ],
     );
     assert.deepEqual(s.queue, { pending: 2, waitingOnDeps: 0, running: 2, freeSlots: 3, paused: false, oldestPendingAgeMs: 120_000 });
     assert.equal(s.pool.poolId, '1');
     assert.equal(s.pool.maxAgents, 5);
     assert.equal(s.pool.billingModel, 'hourly');
-    assert.deepEqual(s.admin.cordoned, ['pool-1-agent-cord']);
+    assert.deepEqual(s.admin.cordoned, [nm('cord')]);
     assert.equal(s.cost.currency, 'RUB');
     assert.equal(s.lastFullTick?.woodpeckerOk, true);
     assert.equal(s.lastFullTick?.providerOk, true);
@@ -95,24 +97,24 @@ describe('status tracker', () => {
     const st = createStatusTracker({ clock, config });
     const contact = sec(T0 - 5000);
     const why = { code: 'pending-work' as const, message: 'test' };
-    const created = agent({ id: 9, name: 'pool-1-agent-newa', created: sec(T0 + 1000) });
+    const created = agent({ id: 9, name: nm('newa'), created: sec(T0 + 1000) });
     st.observeTick(
       report({
         now: T0,
         agents: [
-          agent({ id: 1, name: 'pool-1-agent-idle', last_contact: contact }),
-          agent({ id: 2, name: 'pool-1-agent-stal', last_contact: sec(T0 - 30 * MIN) }),
+          agent({ id: 1, name: nm('idle'), last_contact: contact }),
+          agent({ id: 2, name: nm('stal'), last_contact: sec(T0 - 30 * MIN) }),
         ],
-        servers: [server('pool-1-agent-idle', T0 - 60 * MIN), server('pool-1-agent-stal', T0 - 60 * MIN)],
+        servers: [server(nm('idle'), T0 - 60 * MIN), server(nm('stal'), T0 - 60 * MIN)],
         results: [
           result({ kind: 'create', reason: why }, {
-            name: 'pool-1-agent-newa',
+            name: nm('newa'),
             agent: created,
-            server: server('pool-1-agent-newa', T0 + 1000, { state: 'booting', status: 'installing' }),
+            server: server(nm('newa'), T0 + 1000, { state: 'booting', status: 'installing' }),
           }),
-          result({ kind: 'drain', agent: { id: 1, name: 'pool-1-agent-idle' }, reason: why }, { name: 'pool-1-agent-idle' }),
-          result({ kind: 'remove-agent', agent: { id: 2, name: 'pool-1-agent-stal' }, reason: why }, {
-            name: 'pool-1-agent-stal',
+          result({ kind: 'drain', agent: { id: 1, name: nm('idle') }, reason: why }, { name: nm('idle') }),
+          result({ kind: 'remove-agent', agent: { id: 2, name: nm('stal') }, reason: why }, {
+            name: nm('stal'),
             agentGone: true,
             serverGone: true,
           }),
@@ -123,15 +125,15 @@ describe('status tracker', () => {
     assert.deepEqual(
       s.agents.map((a) => [a.name, a.state]),
       [
-        ['pool-1-agent-idle', 'drained'],
-        ['pool-1-agent-newa', 'booting'],
+        [nm('idle'), 'drained'],
+        [nm('newa'), 'booting'],
       ],
     );
     assert.deepEqual(
       s.servers.map((x) => [x.name, x.state, x.hasAgent]),
       [
-        ['pool-1-agent-idle', 'running', true],
-        ['pool-1-agent-newa', 'booting', true],
+        [nm('idle'), 'running', true],
+        [nm('newa'), 'booting', true],
       ],
     );
     assert.equal(s.series.at(-1)?.servers, 2);
@@ -173,7 +175,7 @@ describe('status tracker', () => {
         results: [
           result(
             { kind: 'create', reason: { code: 'pending-work', message: 'work' } },
-            { name: 'pool-1-agent-x', outcome: 'failed', detail: 'POST failed: token=abcdef123456' },
+            { name: nm('x'), outcome: 'failed', detail: 'POST failed: token=abcdef123456' },
           ),
         ],
       }),
@@ -212,7 +214,7 @@ describe('status tracker', () => {
 
   it('accumulates cost in the series and the snapshot', () => {
     const st = createStatusTracker({ clock: manualClock(), price: () => PRICE });
-    const srv = [server('pool-1-agent-aaaa', T0), server('pool-1-agent-bbbb', T0), server('pool-1-agent-cccc', T0)];
+    const srv = [server(nm('aaaa'), T0), server(nm('bbbb'), T0), server(nm('cccc'), T0)];
     st.observeTick(report({ now: T0, servers: srv }));
     st.observeTick(report({ now: T0 + 30 * MIN, servers: srv }));
     st.observeTick(report({ now: T0 + 60 * MIN, servers: [] }));
@@ -228,8 +230,8 @@ describe('status tracker', () => {
 
   it('reports which API failed in the last full tick and keeps the last good picture', () => {
     const st = createStatusTracker({ clock: manualClock(), config });
-    st.observeTick(report({ now: T0, agents: [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) })] }));
-    st.observeTick(report({ now: T0 + MIN, servers: undefined, agents: [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) })] }));
+    st.observeTick(report({ now: T0, agents: [agent({ id: 1, name: nm('aaaa'), last_contact: sec(T0) })] }));
+    st.observeTick(report({ now: T0 + MIN, servers: undefined, agents: [agent({ id: 1, name: nm('aaaa'), last_contact: sec(T0) })] }));
     let last = st.lastFullTick();
     assert.equal(last?.woodpeckerOk, true);
     assert.equal(last?.providerOk, false);
@@ -240,13 +242,13 @@ describe('status tracker', () => {
     const s = st.snapshot();
     assert.equal(s.agents.length, 1, 'agents from the last tick that could observe');
     assert.equal(s.lastTick?.errors.length, 1);
-    assert.deepEqual([...st.knownAgents()], ['pool-1-agent-aaaa']);
+    assert.deepEqual([...st.knownAgents()], [nm('aaaa')]);
   });
 
   it('uses the live engine memory when given', () => {
     const st = createStatusTracker({ clock: manualClock(), config });
-    st.observeTick(report({ now: T0, agents: [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: sec(T0) })] }));
-    const s = st.snapshot({ ...initialMemory, paused: true, cordoned: ['pool-1-agent-aaaa'] });
+    st.observeTick(report({ now: T0, agents: [agent({ id: 1, name: nm('aaaa'), last_contact: sec(T0) })] }));
+    const s = st.snapshot({ ...initialMemory, paused: true, cordoned: [nm('aaaa')] });
     assert.equal(s.admin.paused, true);
     assert.equal(s.agents[0]?.state, 'cordoned');
   });
@@ -259,5 +261,40 @@ describe('status tracker', () => {
     for (const p of s.series) assert.equal(p.agents, p.booting + p.idle + p.busy + p.drained + p.stale);
     assert.ok(s.decisions.length > 0 && s.decisions.length <= 50);
     assert.ok(s.cost.total > 0);
+  });
+});
+
+describe('status: foreign look-alikes', () => {
+  it('are listed with the reason, not as pool agents; the installation id is shown (api, CLI)', () => {
+    const clock = manualClock(T0 + 30_000);
+    const st = createStatusTracker({ clock, config });
+    const contact = sec(T0 - 5000);
+    st.observeTick(
+      report({
+        now: T0,
+        agents: [
+          agent({ id: 1, name: nm('idle'), last_contact: contact }),
+          agent({ id: 2, name: 'pool-1-agent-manual', last_contact: contact }),
+          agent({ id: 3, name: 'pool-1-agent-AbCd', last_contact: contact }),
+        ],
+        servers: [server(nm('idle'), T0 - 60 * MIN)],
+      }),
+    );
+    const s = st.snapshot();
+    assert.deepEqual(s.agents.map((a) => a.name), [nm('idle')]);
+    assert.deepEqual(
+      s.foreign.map((f) => [f.kind, f.name, f.id]),
+      [
+        ['agent', 'pool-1-agent-manual', '2'],
+        ['agent', 'pool-1-agent-AbCd', '3'],
+      ],
+    );
+    assert.match(s.foreign[0]?.why ?? '', /does not carry this installation's tag/);
+    assert.equal(s.pool.installationId, config.installationId);
+    assert.deepEqual([...st.knownAgents()], [nm('idle')], 'admin controls only know our agents');
+    const text = formatStatus(s);
+    assert.match(text, new RegExp(`\nInstallation: ${config.installationId} `));
+    assert.match(text, /Foreign look-alikes .*never drained, deleted or counted/);
+    assert.match(text, /agent\s+pool-1-agent-manual\s+2\s+named like this pool/);
   });
 });

@@ -8,13 +8,13 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { createObservability } from '../../src/observability/wire.js';
 import type { Provider, ProviderServer } from '../../src/providers/types.js';
 import type { WoodpeckerAgent } from '../../src/woodpecker/types.js';
-import { T0, agent, config, manualClock, queueOf, task } from './fixtures.js';
+import { T0, nm, agent, config, manualClock, queueOf, task } from './fixtures.js';
 
 /** A pool with one busy agent and one pending workflow: the tick creates an agent. */
 function engine(clock: ReturnType<typeof manualClock>) {
-  const agents: WoodpeckerAgent[] = [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: Math.floor(T0 / 1000) })];
+  const agents: WoodpeckerAgent[] = [agent({ id: 1, name: nm('aaaa'), last_contact: Math.floor(T0 / 1000) })];
   const servers: ProviderServer[] = [
-    { id: 's1', name: 'pool-1-agent-aaaa', createdAt: T0 - 600_000, state: 'running', status: 'on' },
+    { id: 's1', name: nm('aaaa'), createdAt: T0 - 600_000, state: 'running', status: 'on' },
   ];
   const woodpecker: WoodpeckerApi = {
     queueInfo: async () =>

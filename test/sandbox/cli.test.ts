@@ -123,7 +123,7 @@ describe('demo command', () => {
     const h = { out: () => stdout };
     const out = h.out();
     assert.match(out, /policy default · agents 0\.\.5/);
-    assert.match(out, /create pool-1-agent-[A-Za-z]+ — pending-work/);
+    assert.match(out, /create pool-1-agent-[a-z0-9]+ — pending-work/);
     assert.match(out, /● agent pool-1-agent-\w+ connected/);
     assert.match(out, /left over: 0 server\(s\), 0 floating IP\(s\), 0 agent\(s\)/);
     assert.doesNotMatch(out, /FOREIGN/);

@@ -144,6 +144,10 @@ export function makeEnv(
 }
 
 export const POOL = '1';
+/** The installation of the provider under test. */
+export const INSTALLATION = 'inst-a';
+/** Its owner identity (markers). */
+export const OWNER = { poolId: POOL, installationId: INSTALLATION };
 
 /** A provider context over the fake; `values` are provider option values keyed by option key. */
 export function providerCtx(
@@ -154,6 +158,7 @@ export function providerCtx(
 ): ProviderContext {
   return {
     poolId: POOL,
+    installationId: INSTALLATION,
     values: { timewebcloudApiToken: env.fake.token, timewebcloudApiUrl: env.fake.baseUrl, ...values },
     fetch,
     clock: env.clock,

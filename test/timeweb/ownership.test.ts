@@ -2,23 +2,35 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   agentNamePattern,
+  classifyServer,
   floatingIpComment,
   isOwnedFloatingIp,
   isOwnedServer,
+  legacyFloatingIpComment,
+  legacyServerComment,
+  markerAgentId,
   parseMarker,
+  replaceMarker,
   serverComment,
 } from '../../src/providers/timeweb/ownership.js';
+import type { Ownership } from '../../src/providers/timeweb/ownership.js';
 import { parseConfiguration, parsePresetCandidates, readTimewebOptions } from '../../src/providers/timeweb/options.js';
 import { normaliseMb, osRequirements, resolveOs } from '../../src/providers/timeweb/resolve.js';
 import { isBalanceError, isUnavailableError, publicIpv4, sanitiseHostname } from '../../src/providers/timeweb/provider.js';
 import { TimewebApiError } from '../../src/providers/timeweb/client.js';
 import type { TwOs, TwServer } from '../../src/providers/timeweb/types.js';
 
-test('markers round-trip, also for odd pool ids', () => {
-  assert.equal(serverComment('1', 42), 'twcloud-scaler:pool=1;agent=42');
+const A = { poolId: '1', installationId: 'inst-a' };
+const B = { poolId: '1', installationId: 'inst-b' };
+
+test('markers name the installation and round-trip, also for odd pool ids', () => {
+  assert.equal(serverComment(A, 42), 'twcloud-scaler:inst=inst-a;pool=1;agent=42');
+  assert.equal(floatingIpComment(A, 'pool-1-agent-x'), 'twcloud-scaler:inst=inst-a;pool=1;server=pool-1-agent-x');
   for (const pool of ['1', 'ci-pool', 'a;b=c d', 'пул']) {
-    assert.deepEqual(parseMarker(serverComment(pool, 7)), { pool, agent: '7' });
-    assert.deepEqual(parseMarker(floatingIpComment(pool, 'pool-x-agent-Ab')), { pool, server: 'pool-x-agent-Ab' });
+    const owner = { poolId: pool, installationId: 'x-1' };
+    assert.deepEqual(parseMarker(serverComment(owner, 7)), { inst: 'x-1', pool, agent: '7' });
+    assert.deepEqual(parseMarker(floatingIpComment(owner, 'pool-x-agent-Ab')), { inst: 'x-1', pool, server: 'pool-x-agent-Ab' });
+    assert.deepEqual(parseMarker(legacyServerComment(pool, 7)), { pool, agent: '7' });
   }
 });
 
@@ -45,28 +57,50 @@ test('parseMarker is robust', () => {
   for (const [comment, expected] of table) assert.deepEqual(parseMarker(comment), expected, String(comment));
 });
 
-test('ownership needs the name pattern AND the pool marker', () => {
-  const table: [string, string | null, boolean][] = [
-    ['pool-1-agent-AbCd', serverComment('1', 3), true],
-    ['pool-1-agent-AbCd', '', false],
-    ['pool-1-agent-AbCd', null, false],
-    ['pool-1-agent-AbCd', serverComment('2', 3), false],
-    ['pool-1-agent-AbCd', serverComment('11', 3), false],
-    ['pool-11-agent-AbCd', serverComment('1', 3), false],
-    ['pool-1-builder', serverComment('1', 3), false],
-    ['x-pool-1-agent-AbCd', serverComment('1', 3), false],
-    ['pool-1-agent-AbCd-2', serverComment('1', 3), false],
-    ['woodpecker-server', serverComment('1', 3), false],
-    ['pool-1-agent-AbCd', `fork-${serverComment('1', 3)}`, false],
-    ['pool-1-agent-AbCd', `fork:${serverComment('1', 3)}`, false],
-    ['pool-1-agent-AbCd', `kept by ops ${serverComment('1', 3)}`, true],
+test('ownership needs the name pattern AND this installation\'s marker for this pool', () => {
+  const table: [string, string | null, Ownership][] = [
+    ['pool-1-agent-AbCd', serverComment(A, 3), 'ours'],
+    ['pool-1-agent-AbCd', `kept by ops ${serverComment(A, 3)}`, 'ours'],
+    // Installation B shares the account AND the pool id: its servers are foreign to A.
+    ['pool-1-agent-AbCd', serverComment(B, 3), 'other-installation'],
+    // The current release's marker (no inst): adopted only with the Woodpecker server's proof.
+    ['pool-1-agent-AbCd', legacyServerComment('1', 3), 'legacy'],
+    ['pool-1-agent-AbCd', legacyServerComment('1', 'x'), 'lookalike'],
+    ['pool-1-agent-AbCd', '', 'lookalike'],
+    ['pool-1-agent-AbCd', null, 'lookalike'],
+    ['pool-1-agent-AbCd', serverComment({ poolId: '2', installationId: 'inst-a' }, 3), 'other-pool'],
+    ['pool-1-agent-AbCd', legacyServerComment('11', 3), 'other-pool'],
+    ['pool-11-agent-AbCd', serverComment(A, 3), 'marker-foreign-name'],
+    ['pool-1-builder', serverComment(A, 3), 'marker-foreign-name'],
+    ['x-pool-1-agent-AbCd', serverComment(A, 3), 'marker-foreign-name'],
+    ['pool-1-agent-AbCd-2', serverComment(A, 3), 'marker-foreign-name'],
+    ['woodpecker-server', 'Woodpecker CI', 'foreign'],
+    ['pool-1-agent-AbCd', `fork-${serverComment(A, 3)}`, 'lookalike'],
+    ['pool-1-agent-AbCd', `fork:${serverComment(A, 3)}`, 'lookalike'],
   ];
-  for (const [name, comment, owned] of table) assert.equal(isOwnedServer({ name, comment }, '1'), owned, `${name} / ${comment}`);
+  for (const [name, comment, kind] of table) {
+    assert.equal(classifyServer({ name, comment }, A), kind, `${name} / ${comment}`);
+    assert.equal(isOwnedServer({ name, comment }, A), kind === 'ours', `${name} / ${comment}`);
+  }
   assert.ok(agentNamePattern('a.b').test('pool-a.b-agent-X1'));
   assert.ok(!agentNamePattern('a.b').test('pool-aXb-agent-X1'));
-  assert.ok(isOwnedFloatingIp({ comment: floatingIpComment('1', 'n') }, '1'));
-  assert.ok(!isOwnedFloatingIp({ comment: floatingIpComment('2', 'n') }, '1'));
-  assert.ok(!isOwnedFloatingIp({ comment: null }, '1'));
+  assert.ok(isOwnedFloatingIp({ comment: floatingIpComment(A, 'n') }, A));
+  assert.ok(!isOwnedFloatingIp({ comment: floatingIpComment(B, 'n') }, A), "another installation's IP");
+  assert.ok(!isOwnedFloatingIp({ comment: legacyFloatingIpComment('1', 'n') }, A), 'an earlier release IP is not ours by itself');
+  assert.ok(!isOwnedFloatingIp({ comment: floatingIpComment({ poolId: '2', installationId: 'inst-a' }, 'n') }, A));
+  assert.ok(!isOwnedFloatingIp({ comment: null }, A));
+  assert.equal(markerAgentId(parseMarker(serverComment(A, 42))), 42);
+  for (const bad of ['0', '-1', '1.5', 'x', '']) assert.equal(markerAgentId({ pool: '1', agent: bad }), undefined, bad);
+});
+
+test('replaceMarker upgrades the marker and keeps an operator note', () => {
+  assert.equal(replaceMarker(legacyServerComment('1', 3), serverComment(A, 3)), serverComment(A, 3));
+  assert.equal(
+    replaceMarker(`kept by ops ${legacyServerComment('1', 3)} until friday`, serverComment(A, 3)),
+    `kept by ops ${serverComment(A, 3)} until friday`,
+  );
+  assert.equal(replaceMarker(null, serverComment(A, 3)), serverComment(A, 3));
+  assert.equal(replaceMarker(`${'x'.repeat(250)} ${legacyServerComment('1', 3)}`, serverComment(A, 3)), serverComment(A, 3));
 });
 
 test('preset candidates and configuration syntax', () => {

@@ -11,10 +11,15 @@ import {
 } from '../../src/providers/timeweb/provider.js';
 import { findProvider } from '../../src/providers/registry.js';
 import { RateLimitedError } from '../../src/providers/types.js';
-import { floatingIpComment, serverComment } from '../../src/providers/timeweb/ownership.js';
+import {
+  floatingIpComment,
+  legacyFloatingIpComment,
+  legacyServerComment,
+  serverComment,
+} from '../../src/providers/timeweb/ownership.js';
 import type { FakeTimeweb, FakeTimewebOptions } from '../../src/sandbox/fake-timeweb.js';
 import type { TwServer } from '../../src/providers/timeweb/types.js';
-import { FOREIGN_SERVER_IDS, captureLogger, makeEnv, providerCtx } from './helpers.js';
+import { FOREIGN_SERVER_IDS, INSTALLATION, OWNER, captureLogger, makeEnv, providerCtx } from './helpers.js';
 import type { Env } from './helpers.js';
 
 const USER_DATA = '#cloud-config\nwrite_files:\n- content: WOODPECKER_AGENT_SECRET=agent-secret-XYZ123\n';
@@ -443,7 +448,7 @@ test('deploy sends exactly the expected create request (cloud_init included) and
   assert.equal(posts.length, 1);
   assert.deepEqual(posts[0]?.body, {
     name: 'pool-1-agent-AbCd',
-    comment: 'twcloud-scaler:pool=1;agent=42',
+    comment: 'twcloud-scaler:inst=inst-a;pool=1;agent=42',
     hostname: 'ci-pool-1-agent-abcd',
     cloud_init: USER_DATA,
     preset_id: 2453,
@@ -478,7 +483,7 @@ test('deploy with a configuration, an image and without a public IP', async () =
   const body = s.fake.requests().find((r) => r.route === 'POST /api/v1/servers')?.body;
   assert.deepEqual(body, {
     name: 'pool-1-agent-Conf',
-    comment: 'twcloud-scaler:pool=1;agent=7',
+    comment: 'twcloud-scaler:inst=inst-a;pool=1;agent=7',
     hostname: 'pool-1-agent-conf',
     cloud_init: USER_DATA,
     configuration: { configurator_id: 11, cpu: 4, ram: 8192, disk: 81920 },
@@ -661,7 +666,7 @@ test('list: our booting servers are listed, foreign ones never; boot → running
   for (const name of ['pool-1-agent-Aaaa', 'pool-1-agent-Bbbb']) {
     const srv = s.fake.serverByName(name)[0];
     const fip = s.fake.floatingIps().find((x) => x.resource_id === srv?.id);
-    assert.equal(fip?.comment, floatingIpComment('1', name));
+    assert.equal(fip?.comment, floatingIpComment(OWNER, name));
   }
   // the marking happens once per server
   const patches = s.fake.requestCounts()['PATCH /api/v1/floating-ips/:id'];
@@ -791,8 +796,8 @@ test('an IP with a foreign comment or another pool\'s marker on our server is ne
   await s.clock.advance(61_000);
   const id = Number(srv.id);
   const vpn = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: 'office VPN — keep' });
-  const other = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: floatingIpComment('10', 'x') });
-  const prefixed = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: `my-${floatingIpComment('1', 'x')}` });
+  const other = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: floatingIpComment({ poolId: '10', installationId: INSTALLATION }, 'x') });
+  const prefixed = s.fake.seedFloatingIp({ resource_id: id, resource_type: 'server', comment: `my-${floatingIpComment(OWNER, 'x')}` });
   await s.provider.list();
   await s.provider.tend(); // marks the server's own IP
   assert.equal(await s.provider.remove('pool-1-agent-Fips'), 'removed');
@@ -810,7 +815,7 @@ test('an IP with a foreign comment or another pool\'s marker on our server is ne
 test('sweep deletes only our unattached floating IPs', async () => {
   const s = await setup();
   // another pool's leftover and a foreign in-use IP with our pool's marker text must survive
-  const otherPool = s.fake.seedFloatingIp({ comment: floatingIpComment('2', 'pool-2-agent-Gone') });
+  const otherPool = s.fake.seedFloatingIp({ comment: floatingIpComment({ poolId: '2', installationId: INSTALLATION }, 'pool-2-agent-Gone') });
   const inUse = s.fake.floatingIps().find((ip) => ip.resource_id === 1001);
   assert.ok(inUse);
   // our leftover: deleting the IP fails during remove, so it stays behind (marked)
@@ -819,7 +824,7 @@ test('sweep deletes only our unattached floating IPs', async () => {
   await s.provider.list();
   s.fake.failNext('DELETE /api/v1/floating-ips/:id', 500, { times: 5 });
   assert.equal(await s.provider.remove('pool-1-agent-Left'), 'removed');
-  const leftover = s.fake.floatingIps().filter((ip) => ip.comment === floatingIpComment('1', 'pool-1-agent-Left'));
+  const leftover = s.fake.floatingIps().filter((ip) => ip.comment === floatingIpComment(OWNER, 'pool-1-agent-Left'));
   assert.equal(leftover.length, 1);
   assert.equal(leftover[0]?.resource_id, null);
 
@@ -874,7 +879,7 @@ test('a full lifecycle under faults and 429 pressure leaves no server and no IP 
 
 test('created_at without a time zone is taken as UTC; a future one is clamped to now; garbage → first seen', async () => {
   const s = await setup();
-  const comment = serverComment('1', 3);
+  const comment = serverComment(OWNER, 3);
   const base = { comment, status: 'on', cpu: 2, ram: 4096, networks: [] };
   s.fake.injectFault((req) =>
     req.route === 'GET /api/v1/servers'
@@ -923,5 +928,55 @@ test('an IP that cannot be marked keeps its server until the next attempt (no un
     s.fake.floatingIps().map((x) => x.id).sort(),
     s.foreignIps.map((x) => x.id).sort(),
   );
+  assertForeignIntact(s);
+});
+
+// ---- installations sharing one account (issue 9) ----------------------------------------------------------------------
+
+const B_OWNER = { poolId: '1', installationId: 'inst-b' };
+
+test("another installation's servers and IPs (same account, same pool id) are listed as foreign, never patched or deleted", async () => {
+  const s = await setup();
+  const theirs = s.fake.seedServer({ name: 'pool-1-agent-Thrs', comment: serverComment(B_OWNER, 5) });
+  const theirIp = s.fake.seedFloatingIp({ resource_id: theirs.id, resource_type: 'server', comment: floatingIpComment(B_OWNER, theirs.name) });
+  const theirLeftover = s.fake.seedFloatingIp({ comment: floatingIpComment(B_OWNER, 'pool-1-agent-Gone') });
+  // Theirs is failed (off): before, the failed-server clean-up removed it with no grace.
+  s.fake.setServerStatus(theirs.id, 'off');
+  const inv = await s.provider.inventory();
+  assert.deepEqual(inv.servers, []);
+  assert.deepEqual(inv.legacy, []);
+  assert.ok(inv.foreign.some((f) => f.name === theirs.name && /another installation \(inst-b\)/.test(f.why)));
+  assert.equal(await s.provider.remove(theirs.name), 'not-found');
+  await assert.rejects(s.provider.adopt(theirs.name, 5), /nothing adopted/);
+  assert.deepEqual((await s.provider.sweep()).deleted, []);
+  assert.equal(s.fake.server(theirs.id)?.comment, theirs.comment);
+  const ips = new Map(s.fake.floatingIps().map((ip) => [ip.id, ip]));
+  assert.equal(ips.get(theirIp.id)?.comment, theirIp.comment);
+  assert.ok(ips.has(theirLeftover.id), "their unattached IP is not swept");
+  const writes = s.fake.requests().filter((r) => r.method !== 'GET');
+  assert.deepEqual(writes.map((r) => `${r.method} ${r.path}`), [], 'no write at all');
+  assertForeignIntact(s);
+});
+
+test('a server of the current release is adopted only with its agent id; its marker and IP marker are upgraded', async () => {
+  const s = await setup();
+  const old = s.fake.seedServer({ name: 'pool-1-agent-Oldr', comment: `ops note ${legacyServerComment('1', 42)}` });
+  const oldIp = s.fake.seedFloatingIp({ resource_id: old.id, resource_type: 'server', comment: legacyFloatingIpComment('1', old.name) });
+  const inv = await s.provider.inventory();
+  assert.deepEqual(inv.servers, []);
+  assert.deepEqual(inv.legacy.map((x) => [x.name, x.agentId]), [[old.name, 42]]);
+  // The wrong agent id proves nothing.
+  await assert.rejects(s.provider.adopt(old.name, 43), /nothing adopted/);
+  assert.equal(s.fake.server(old.id)?.comment, old.comment);
+  await s.provider.adopt(old.name, 42);
+  assert.equal(s.fake.server(old.id)?.comment, `ops note ${serverComment(OWNER, 42)}`);
+  await s.provider.adopt(old.name, 42); // a retry after a lost answer is a no-op
+  const after = await s.provider.inventory();
+  assert.deepEqual(after.servers.map((x) => [x.name, x.agentId]), [[old.name, 42]]);
+  await s.provider.tend(); // IPs are marked after a tick's actions
+  assert.equal(s.fake.floatingIps().find((ip) => ip.id === oldIp.id)?.comment, floatingIpComment(OWNER, old.name));
+  assert.equal(await s.provider.remove(old.name), 'removed');
+  assert.equal(s.fake.server(old.id), undefined);
+  assert.ok(!s.fake.floatingIps().some((ip) => ip.id === oldIp.id), 'its IP goes with it');
   assertForeignIntact(s);
 });

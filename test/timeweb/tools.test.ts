@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { addOptions } from '../../src/config/commander.js';
 import { allOptionSpecs } from '../../src/config/sections.js';
-import { classifyServer, parseRamFilter, registerTimewebCommands } from '../../src/cli/timeweb.js';
+import { parseRamFilter, registerTimewebCommands } from '../../src/cli/timeweb.js';
 import type { TimewebCliIo } from '../../src/cli/timeweb.js';
-import { serverComment } from '../../src/providers/timeweb/ownership.js';
+import { classifyServer, serverComment } from '../../src/providers/timeweb/ownership.js';
 import { createFakeTimeweb } from '../../src/sandbox/fake-timeweb.js';
 import type { FakeTimeweb, FakeTimewebOptions } from '../../src/sandbox/fake-timeweb.js';
 import { createFakeWoodpecker } from '../../src/sandbox/fake-woodpecker.js';
@@ -227,27 +227,36 @@ describe('timeweb list', () => {
     assert.match(unknown.err, /choose one of os, presets, configurators, zones, ssh-keys, projects, servers/);
   });
 
-  it('servers: marks ours, the look-alike without marker, the Woodpecker VDS and other pools', async () => {
+  it('servers: marks ours, another installation\'s, the look-alike without marker, the Woodpecker VDS and other pools', async () => {
     const w = await world();
-    const mine = w.fake.seedServer({ name: 'pool-1-agent-Mine', comment: serverComment('1', 9) });
-    const r = await list(w, 'servers');
+    const mine = w.fake.seedServer({ name: 'pool-1-agent-Mine', comment: serverComment({ poolId: '1', installationId: 'inst-a' }, 9) });
+    const theirs = w.fake.seedServer({ name: 'pool-1-agent-Thrs', comment: serverComment({ poolId: '1', installationId: 'inst-b' }, 9) });
+    const r = await list(w, 'servers', '--installation-id', 'inst-a');
     assert.equal(r.code, 0, r.err);
     for (const h of ['ID', 'NAME', 'STATUS', 'CREATED (UTC)', 'PUBLIC IPv4', 'OURS']) assert.ok(r.out.includes(h), h);
     assert.match(row(r.out, mine.id), /pool-1-agent-Mine\s+on\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+185\.\S+\s+YES$/);
+    assert.match(row(r.out, theirs.id), /pool-1-agent-Thrs.*foreign \(installation inst-b\)$/);
     assert.match(row(r.out, 1001), /woodpecker-server\s+on\s.*\sno$/);
-    assert.match(row(r.out, 1002), /pool-1-agent-AbCd.*no \(look-alike, no marker\)$/);
+    assert.match(row(r.out, 1002), /pool-1-agent-AbCd.*foreign \(look-alike, no marker\)$/);
     assert.match(row(r.out, 1003), /pool-2-agent-XyZw.*no \(pool 2\)$/);
     assert.match(row(r.out, 1004), /pool-1-builder.*no \(marker, but not an agent name\)$/);
-    assert.match(r.out, /1 belongs to pool 1/);
+    assert.match(r.out, /1 belongs to pool 1 of installation inst-a/);
+    assert.match(r.out, /Note: pool-1-agent-Thrs \(id \d+\) is foreign: marker of another installation \(inst-b\)/);
     assert.match(r.out, /Note: pool-1-agent-AbCd \(id 1002\) is named like an agent of pool 1 .* NOT ours/);
 
-    const other = await list(w, 'servers', '--pool-id', '2');
-    assert.match(row(other.out, 1003), /YES$/);
+    // The same account seen by installation B.
+    const b = await list(w, 'servers', '--installation-id', 'inst-b');
+    assert.match(row(b.out, theirs.id), /YES$/);
+    assert.match(row(b.out, mine.id), /foreign \(installation inst-a\)$/);
+
+    const other = await list(w, 'servers', '--pool-id', '2', '--installation-id', 'inst-a');
+    assert.match(row(other.out, 1003), /foreign until adopted/, 'the current release marker of pool 2');
     assert.match(row(other.out, mine.id), /no \(pool 1\)$/);
 
-    const json = await list(w, 'servers', '--json');
+    const json = await list(w, 'servers', '--json', '--installation-id', 'inst-a');
     const servers = JSON.parse(json.out) as Record<string, unknown>[];
-    assert.equal(servers.length, 6);
+    assert.equal(servers.length, 7);
+    assert.equal(servers.find((s) => s.name === 'pool-1-agent-Thrs')?.ownership, 'other-installation');
     assert.deepEqual(
       servers.filter((s) => s.ours === true).map((s) => s.name),
       ['pool-1-agent-Mine'],
@@ -259,14 +268,16 @@ describe('timeweb list', () => {
   });
 
   it('classifies ownership by name pattern AND marker', () => {
+    const A = { poolId: '1', installationId: 'inst-a' };
     const cases: [string, string, ReturnType<typeof classifyServer>][] = [
-      ['pool-1-agent-abcd', serverComment('1', 3), 'ours'],
+      ['pool-1-agent-abcd', serverComment(A, 3), 'ours'],
+      ['pool-1-agent-abcd', serverComment({ poolId: '1', installationId: 'inst-b' }, 3), 'other-installation'],
       ['pool-1-agent-abcd', '', 'lookalike'],
-      ['pool-1-agent-abcd', serverComment('2', 3), 'other-pool'],
-      ['pool-1-builder', serverComment('1', 3), 'marker-foreign-name'],
+      ['pool-1-agent-abcd', serverComment({ poolId: '2', installationId: 'inst-a' }, 3), 'other-pool'],
+      ['pool-1-builder', serverComment(A, 3), 'marker-foreign-name'],
       ['woodpecker', 'CI server', 'foreign'],
     ];
-    for (const [name, comment, want] of cases) assert.equal(classifyServer({ name, comment }, '1'), want, `${name} ${comment}`);
+    for (const [name, comment, want] of cases) assert.equal(classifyServer({ name, comment }, A), want, `${name} ${comment}`);
   });
 
   it('a bad token gives a readable hint, never the token', async () => {
@@ -304,8 +315,8 @@ describe('timeweb test', () => {
     assert.equal(r.code, 0, r.err);
     assert.equal(creates(w), 1, 'exactly one create');
     const body = w.fake.requests().find((x) => x.route === 'POST /api/v1/servers')?.body as Record<string, unknown>;
-    assert.match(String(body.name), /^pool-1-agent-[A-Za-z]+$/);
-    assert.equal(body.comment, serverComment('1', 0));
+    assert.match(String(body.name), /^pool-1-agent-[a-z0-9]{12}$/);
+    assert.match(String(body.comment), /^twcloud-scaler:inst=[a-z2-7]{10};pool=1;agent=0$/);
     assert.equal(body.preset_id, 2453, 'the auto-picked preset');
     assert.equal(body.os_id, 99);
     assert.deepEqual(body.network, { floating_ip: 'create_ip' });

@@ -37,6 +37,7 @@ export type TimewebEndpoint =
   | 'GET /api/v1/servers'
   | 'GET /api/v1/servers/:id'
   | 'DELETE /api/v1/servers/:id'
+  | 'PATCH /api/v1/servers/:id'
   | 'GET /api/v1/floating-ips'
   | 'PATCH /api/v1/floating-ips/:id'
   | 'DELETE /api/v1/floating-ips/:id'
@@ -326,6 +327,13 @@ export class TimewebClient {
     }
     // An unknown 2xx answer: assume the deletion went through but let the caller verify.
     return { kind: 'deleted' };
+  }
+
+  /** `PATCH /api/v1/servers/:id` with `{comment}` (at most 255 characters). */
+  async updateServerComment(id: number, comment: string, signal?: AbortSignal): Promise<TwServer> {
+    const endpoint: TimewebEndpoint = 'PATCH /api/v1/servers/:id';
+    const body = await this.json({ method: 'PATCH', endpoint, path: `/api/v1/servers/${enc(id)}`, body: { comment } }, signal);
+    return this.server(endpoint, field(body, 'server'));
   }
 
   // ---- floating IPs ----

@@ -10,6 +10,7 @@ import type {
   PriceInfo,
   Provider,
   ProviderContext,
+  ProviderInventory,
   ProviderDefinition,
   ProviderServer,
   RemoveResult,
@@ -19,13 +20,20 @@ import type {
 import { TimewebApiError, TimewebClient } from './client.js';
 import type { TimewebClientOptions } from './client.js';
 import { readTimewebOptions, timewebOptions } from './options.js';
+import type { ForeignResource } from '../../engine/pool.js';
 import {
   agentNamePattern,
+  classifyServer,
   floatingIpComment,
-  hasPoolMarker,
+  foreignReason,
+  isLegacyFloatingIpOf,
   isOwnedFloatingIp,
+  markerAgentId,
+  parseMarker,
+  replaceMarker,
   serverComment,
 } from './ownership.js';
+import type { Owner, Ownership } from './ownership.js';
 import { HOURS_PER_MONTH, resolveTimewebSettings } from './resolve.js';
 import type { TimewebCandidate, TimewebSettings } from './resolve.js';
 import type { TwCreateServerRequest, TwFloatingIp, TwServer } from './types.js';
@@ -34,8 +42,10 @@ import type { TwCreateServerRequest, TwFloatingIp, TwServer } from './types.js';
  * The `timewebcloud` provider: Woodpecker agents on Timeweb Cloud VDS.
  *
  * Safety rules it keeps:
- * - a server is ours only when its name matches the pool pattern AND its comment carries our marker; nothing else is
- *   ever deleted, patched or counted (a same-name server without the marker is left alone);
+ * - a server is ours only when its name matches the pool pattern AND its comment carries this installation's marker;
+ *   nothing else is ever deleted, patched or counted (a same-name server without the marker, or with another
+ *   installation's, is left alone); an earlier release's server only gets its marker upgraded, once the engine
+ *   proved it ours (`adopt`);
  * - a create is never repeated blindly: after a 5xx, timeout or network error we LIST by name + marker and adopt
  *   the server if it exists; only when it does not may we try once more;
  * - floating IPs created with a server are deleted with it, and marked (comment) so a sweep can find leftovers;
@@ -134,6 +144,7 @@ export interface TimewebProviderDeps {
   client: TimewebClient;
   settings: TimewebSettings;
   poolId: string;
+  installationId: string;
   clock: Clock;
   logger: Logger;
   /** Wait before looking for a server after an ambiguous create (the listing may lag). Default 5 s. */
@@ -149,6 +160,7 @@ export class TimewebProvider implements Provider {
   readonly client: TimewebClient;
 
   private readonly poolId: string;
+  private readonly owner: Owner;
   private readonly namePattern: RegExp;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -164,6 +176,7 @@ export class TimewebProvider implements Provider {
     this.client = deps.client;
     this.settings = deps.settings;
     this.poolId = deps.poolId;
+    this.owner = { poolId: deps.poolId, installationId: deps.installationId };
     this.namePattern = agentNamePattern(deps.poolId);
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -171,12 +184,24 @@ export class TimewebProvider implements Provider {
     this.billingModel = deps.settings.billingModel;
   }
 
-  /**
-   * True when the server carries this pool's markers (name pattern AND comment marker): `isOwnedServer`, with the
-   * pattern compiled once instead of per server of every listing.
-   */
+  /** How the server relates to this installation's pool (`classifyServer`, with the pattern compiled once). */
+  classify(server: Pick<TwServer, 'name' | 'comment'>): Ownership {
+    return classifyServer(server, this.owner, this.namePattern);
+  }
+
+  /** True when the server carries this installation's markers (name pattern AND comment marker): `isOwnedServer`. */
   owns(server: Pick<TwServer, 'name' | 'comment'>): boolean {
-    return this.namePattern.test(server.name) && hasPoolMarker(server.comment, this.poolId);
+    return this.classify(server) === 'ours';
+  }
+
+  /** This installation's floating IP. */
+  private ownsIp(ip: Pick<TwFloatingIp, 'comment'>): boolean {
+    return isOwnedFloatingIp(ip, this.owner);
+  }
+
+  /** An IP of our server `name` that we may (re)mark: unmarked, or with the earlier release's marker for it. */
+  private markableIp(ip: Pick<TwFloatingIp, 'comment'>, name: string): boolean {
+    return ip.comment === null || ip.comment.trim() === '' || isLegacyFloatingIpOf(ip, this.poolId, name);
   }
 
   /** The create request for one candidate (exact body sent to `POST /api/v1/servers`). */
@@ -184,7 +209,7 @@ export class TimewebProvider implements Provider {
     const s = this.settings;
     const body: TwCreateServerRequest = {
       name: req.agent.name,
-      comment: serverComment(this.poolId, req.agent.id),
+      comment: serverComment(this.owner, req.agent.id),
       hostname: sanitiseHostname(`${s.hostnamePrefix}${req.agent.name}`),
       cloud_init: req.userData,
     };
@@ -294,12 +319,57 @@ export class TimewebProvider implements Provider {
   }
 
   async list(signal?: AbortSignal): Promise<ProviderServer[]> {
-    const ours = (await this.client.listServers(signal)).filter((s) => this.owns(s));
+    return (await this.inventory(signal)).servers;
+  }
+
+  /** One listing: our servers, the earlier release's (adoption candidates) and the look-alikes. */
+  async inventory(signal?: AbortSignal): Promise<ProviderInventory> {
+    const all = await this.client.listServers(signal);
+    const ours: TwServer[] = [];
+    const legacy: TwServer[] = [];
+    const foreign: ForeignResource[] = [];
+    for (const s of all) {
+      const kind = this.classify(s);
+      if (kind === 'ours') ours.push(s);
+      else if (kind === 'legacy') legacy.push(s);
+      else if (this.namePattern.test(s.name)) {
+        foreign.push({ kind: 'server', name: s.name, id: String(s.id), why: foreignReason(s, kind) ?? kind });
+      }
+    }
+    // Only reads: the IPs of these servers are marked by tend(), after the tick's actions (never in a dry run).
     this.listed = ours;
-    const ids = new Set(ours.map((s) => s.id));
+    const ids = new Set([...ours, ...legacy].map((s) => s.id));
     for (const id of this.ipMarked) if (!ids.has(id)) this.ipMarked.delete(id);
     for (const id of this.firstSeen.keys()) if (!ids.has(id)) this.firstSeen.delete(id);
-    return ours.map((s) => this.toProviderServer(s));
+    return {
+      servers: ours.map((s) => this.toProviderServer(s)),
+      legacy: legacy.map((s) => this.toProviderServer(s)),
+      foreign,
+    };
+  }
+
+  /**
+   * Upgrades an earlier release's server to this installation's marker (PATCH of its comment), after the engine
+   * proved it ours: its marker names `agentId`, the id of the agent with its name on this Woodpecker server.
+   * Touches nothing else: a server that is not a legacy candidate with exactly that agent id is left alone.
+   */
+  async adopt(name: string, agentId: number, signal?: AbortSignal): Promise<void> {
+    const all = await this.client.listServers(signal);
+    const match = all.filter(
+      (s) => s.name === name && this.classify(s) === 'legacy' && markerAgentId(parseMarker(s.comment)) === agentId,
+    );
+    if (match.length === 0) {
+      if (all.some((s) => s.name === name && this.owns(s))) return; // already adopted (a retry after a lost answer)
+      throw new Error(`timewebcloud: no server ${name} with an earlier release's marker for agent ${agentId}; nothing adopted`);
+    }
+    for (const s of match) {
+      await this.client.updateServerComment(s.id, replaceMarker(s.comment, serverComment(this.owner, agentId)), signal);
+      this.ipMarked.delete(s.id);
+      this.logger.info(
+        { agent: name, serverId: s.id, installation: this.owner.installationId },
+        `timewebcloud: adopted server ${name} (id ${s.id}) of an earlier release: its marker now names installation ${this.owner.installationId}`,
+      );
+    }
   }
 
   /** After a tick's actions (never in a dry run): marks the floating IPs of the servers the last `list()` saw. */
@@ -331,13 +401,13 @@ export class TimewebProvider implements Provider {
       }
       let ok = true;
       for (const ip of attached) {
-        if (isOwnedFloatingIp(ip, this.poolId)) continue;
-        if (ip.comment !== null && ip.comment.trim() !== '') {
+        if (this.ownsIp(ip)) continue;
+        if (!this.markableIp(ip, s.name)) {
           this.logger.warn(`timewebcloud: floating IP ${ip.ip ?? ip.id} of ${s.name} has a foreign comment; not marking it`);
           continue;
         }
         try {
-          await this.client.updateFloatingIpComment(ip.id, floatingIpComment(this.poolId, s.name), signal);
+          await this.client.updateFloatingIpComment(ip.id, floatingIpComment(this.owner, s.name), signal);
         } catch (err) {
           if (signal?.aborted) throw err;
           ok = false;
@@ -375,7 +445,7 @@ export class TimewebProvider implements Provider {
     const fips = await this.client.listFloatingIps(signal);
     for (const s of ours.sort((a, b) => a.id - b.id)) {
       const ips = this.ipsOf(s, fips).filter((ip) => {
-        if (isOwnedFloatingIp(ip, this.poolId) || ip.comment === null || ip.comment.trim() === '') return true;
+        if (this.ownsIp(ip) || this.markableIp(ip, s.name)) return true;
         this.logger.warn(`timewebcloud: floating IP ${ip.ip ?? ip.id} of ${s.name} has a foreign comment; keeping it`);
         return false;
       });
@@ -383,9 +453,9 @@ export class TimewebProvider implements Provider {
       // between). An IP that cannot be marked keeps its server alive until the next attempt: once the server is
       // gone, nothing would link an unmarked IP to this pool any more, and it would be billed forever.
       for (const ip of ips) {
-        if (isOwnedFloatingIp(ip, this.poolId)) continue;
+        if (this.ownsIp(ip)) continue;
         try {
-          await this.client.updateFloatingIpComment(ip.id, floatingIpComment(this.poolId, s.name), signal);
+          await this.client.updateFloatingIpComment(ip.id, floatingIpComment(this.owner, s.name), signal);
         } catch (err) {
           if (signal?.aborted) throw err;
           throw new Error(
@@ -431,12 +501,12 @@ export class TimewebProvider implements Provider {
     return 'removed';
   }
 
-  /** Deletes unattached floating IPs that carry this pool's marker. Nothing else. */
+  /** Deletes unattached floating IPs that carry this installation's marker for this pool. Nothing else. */
   async sweep(signal?: AbortSignal): Promise<SweepResult> {
     const fips = await this.client.listFloatingIps(signal);
     const deleted: string[] = [];
     for (const ip of fips) {
-      if (ip.resource_id !== null || !isOwnedFloatingIp(ip, this.poolId)) continue;
+      if (ip.resource_id !== null || !this.ownsIp(ip)) continue;
       try {
         const r = await this.client.deleteFloatingIp(ip.id, signal);
         if (r === 'deleted') deleted.push(`floating-ip ${ip.ip ?? ip.id}`);
@@ -501,6 +571,8 @@ export class TimewebProvider implements Provider {
       state: serverState(s.status),
       status: s.status,
     };
+    const agentId = markerAgentId(parseMarker(s.comment));
+    if (agentId !== undefined) out.agentId = agentId;
     const ip = publicIpv4(s);
     if (ip !== undefined) out.publicIpv4 = ip;
     return out;
@@ -551,7 +623,14 @@ export async function createTimewebProvider(
     `timewebcloud: agents will run ${settings.osDescription} on ${settings.candidates.map((c) => c.description).join(', then ')}` +
       `${settings.publicIp ? ' with a public IPv4' : ' without a public IP'}; billing ${settings.billingModel}`,
   );
-  const deps: TimewebProviderDeps = { client, settings, poolId: ctx.poolId, clock: ctx.clock, logger: ctx.logger };
+  const deps: TimewebProviderDeps = {
+    client,
+    settings,
+    poolId: ctx.poolId,
+    installationId: ctx.installationId,
+    clock: ctx.clock,
+    logger: ctx.logger,
+  };
   if (opts.ambiguousCreateSettleMs !== undefined) deps.ambiguousCreateSettleMs = opts.ambiguousCreateSettleMs;
   return new TimewebProvider(deps);
 }
