@@ -19,6 +19,8 @@ import type {
   TwServerStatus,
   TwSshKey,
 } from '../providers/timeweb/types.js';
+import { IMAGE_ROUTES, registerFakeImages } from './fake-timeweb-images.js';
+import type { FakeImages, FakeImageSeed, FakeImagesOptions } from './fake-timeweb-images.js';
 
 /**
  * A stateful fake of the Timeweb Cloud API subset the autoscaler uses, mimicking the documented behaviour
@@ -65,8 +67,8 @@ export interface FakeCatalog {
   locations: TwLocation[];
   sshKeys: TwSshKey[];
   projects: TwProject[];
-  /** Custom images usable as `image_id`. */
-  images: { id: string; name: string }[];
+  /** Custom images (usable as `image_id` once `created`); see fake-timeweb-images.ts. */
+  images: FakeImageSeed[];
 }
 
 export interface FakeTimewebOptions {
@@ -91,6 +93,8 @@ export interface FakeTimewebOptions {
   catalog?: Partial<FakeCatalog>;
   /** Account balance in RUB; create fails with "insufficient balance" at ≤ 0. Default 5000. */
   balance?: number;
+  /** Image creation and guest power-off (fake-timeweb-images.ts). */
+  images?: FakeImagesOptions;
 }
 
 export interface FakeTimewebHooks {
@@ -192,6 +196,8 @@ export interface FakeTimeweb {
   resetRequestCounts(): void;
   /** The catalog in use (copies). */
   catalog(): FakeCatalog;
+  /** Images, server disks and the guest's power-off (fake-timeweb-images.ts). */
+  readonly images: FakeImages;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -299,7 +305,7 @@ export function defaultFakeCatalog(): FakeCatalog {
       { id: 1, account_id: 'ab12345', avatar_id: null, description: '', name: 'Общий проект', is_default: true },
       { id: 2, account_id: 'ab12345', avatar_id: null, description: 'CI agents', name: 'woodpecker-agents', is_default: false },
     ],
-    images: [{ id: '5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f', name: 'ci-agent-golden' }],
+    images: [{ id: '5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f', name: 'ci-agent-golden', location: 'ru-1' }],
   };
 }
 
@@ -356,6 +362,7 @@ const ROUTES: { method: string; re: RegExp; route: FakeTimewebRoute }[] = [
   { method: 'GET', re: /^\/api\/v1\/projects\/[^/]+\/resources\/servers$/, route: 'GET /api/v1/projects/:id/resources/servers' },
   { method: 'GET', re: /^\/api\/v1\/account\/status$/, route: 'GET /api/v1/account/status' },
   { method: 'GET', re: /^\/api\/v1\/account\/finances$/, route: 'GET /api/v1/account/finances' },
+  ...IMAGE_ROUTES,
 ];
 
 function routeOf(method: string, path: string): FakeTimewebRoute {
@@ -381,6 +388,8 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
   let deleteMode: FakeDeleteMode = 'normal';
   let balance = opts.balance ?? 5000;
   let faultHook: FakeTimewebFaultHook | undefined;
+  /** Set once the routes are registered (below); `tick` and `validateCreate` run only after that. */
+  const imagesRef: { api?: FakeImages } = {};
 
   const servers = new Map<number, ServerRec>();
   const ips = new Map<string, TwFloatingIp>();
@@ -507,6 +516,7 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
       if (floatingIpAt === 'boot' && rec.wantsIp && attachedIps(rec.id).length === 0) allocateIp(rec);
       hooks.onServerBooted?.(view(rec));
     }
+    imagesRef.api?.tick();
   }
 
   // ---- responses ----
@@ -608,10 +618,10 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
       if (!os) errors.push(`os_id ${String(b.os_id)} does not exist`);
       else out.os = os;
     }
-    if (hasImage) {
-      const img = cat.images.find((x) => x.id === b.image_id);
-      if (!img) errors.push(`image_id ${String(b.image_id)} does not exist`);
-      else out.image = img;
+    if (hasImage && imagesRef.api) {
+      const r = imagesRef.api.bootImage(b.image_id, out.location);
+      if (r.error !== undefined) errors.push(r.error);
+      else out.image = r.image;
     }
     if (b.bandwidth !== undefined) {
       const bw = b.bandwidth;
@@ -997,6 +1007,23 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     return jsonResponse(200, { finances, response_id: uuid() });
   });
 
+  const images = registerFakeImages(
+    app,
+    {
+      now: () => clock.now(),
+      uuid,
+      servers: () => servers.values(),
+      server: (id) => servers.get(id),
+      locations: () => cat.locations.map((l) => l.location),
+      jsonResponse,
+      apiError,
+      objectBody,
+    },
+    cat.images,
+    opts.images,
+  );
+  imagesRef.api = images;
+
   app.notFound(() => apiError(404, 'not_found', 'Route not found'));
   app.onError((err) => apiError(500, 'internal_server_error', err.message));
 
@@ -1094,5 +1121,6 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
       log.length = 0;
     },
     catalog: () => clone(cat),
+    images,
   };
 }
