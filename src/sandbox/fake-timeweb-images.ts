@@ -26,6 +26,8 @@ export interface FakeImageSeed {
   status?: TwImage['status'];
   location?: string;
   description?: string;
+  /** A `new` seed becomes `created` this long after the fake starts; default never. */
+  readyAfterMs?: number;
 }
 
 export type FakeImageOutcome = 'created' | 'failed' | 'stuck';
@@ -62,6 +64,8 @@ export interface FakeImagesOptions {
    * server whose user-data runs `systemctl poweroff`, never for the others.
    */
   guestPowerOffMs?: (server: FakeImagesServer) => number | undefined;
+  /** How long `turning_off` lasts. Default 10 s. */
+  turningOffMs?: number;
 }
 
 export interface FakeImages {
@@ -87,7 +91,6 @@ export const IMAGE_ROUTES: { method: string; re: RegExp; route: TimewebImageEndp
 /** The fake's disk id of a server (as in its `disks[]`). */
 export const diskIdOf = (serverId: number): number => serverId * 10;
 
-const TURNING_OFF_MS = 10_000;
 
 interface ImageRec {
   image: TwImage;
@@ -103,6 +106,7 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
   let powerOff =
     opts.guestPowerOffMs ?? ((s: FakeImagesServer) => (s.cloudInit?.includes('systemctl poweroff') ? 4 * 60_000 : undefined));
   const offAt = new Map<number, number>();
+  const turningOffMs = opts.turningOffMs ?? 10_000;
   const iso = (ms: number): string => new Date(ms).toISOString();
 
   for (const s of seeds) {
@@ -123,9 +127,9 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
         is_custom: true,
         type: 'qcow2',
       },
-      // A seed keeps its status (a `new` one stays `new`).
-      readyAt: Infinity,
-      outcome: 'stuck',
+      // A seed keeps its status (a `new` one stays `new` unless told when to be ready).
+      readyAt: s.readyAfterMs === undefined ? Infinity : ctx.now() + s.readyAfterMs,
+      outcome: s.readyAfterMs === undefined ? 'stuck' : 'created',
       serverId: undefined,
     });
   }
@@ -139,7 +143,7 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
       }
       const at = offAt.get(s.id) ?? Infinity;
       if (s.status === 'on' && now >= at) s.status = 'turning_off';
-      if (s.status === 'turning_off' && now >= at + TURNING_OFF_MS) {
+      if (s.status === 'turning_off' && now >= at + turningOffMs) {
         s.status = 'off';
         s.startAt = null;
       }

@@ -50,6 +50,12 @@ export interface ImageBuildResult {
 const IP_CLEANUP_MS = 3 * 60_000;
 const FAILED_STATUSES = new Set(['no_paid', 'blocked', 'permanent_blocked']);
 
+/** ISO time; a time without a zone is UTC (Timeweb's image times have none). NaN when it does not parse. */
+function parseUtc(iso: string): number {
+  const raw = iso.trim();
+  return Date.parse(/([zZ]|[+-]\d{2}:?\d{2})$/.test(raw) ? raw : `${raw}Z`);
+}
+
 export class ImageBuildError extends Error {
   override name = 'ImageBuildError';
   /** What the clean-up could not delete. */
@@ -244,7 +250,7 @@ async function removeLeftovers(o: ImageBuildOptions): Promise<string[]> {
   const staleMs = o.installTimeoutMs + o.imageTimeoutMs + 10 * 60_000;
   const builders = (await o.client.listServers(o.signal)).filter((s) => isOwnBuilder(s, o.poolId));
   for (const s of builders) {
-    const age = o.clock.now() - Date.parse(s.created_at);
+    const age = o.clock.now() - parseUtc(s.created_at);
     if (!(age >= staleMs)) {
       throw new ImageBuildError(
         `another image build seems to be running: builder ${s.name} (id ${s.id}) was created ` +
