@@ -162,6 +162,7 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
       }
       img.status = r.outcome === 'failed' ? 'failed' : 'created';
       img.progress = img.status === 'created' ? 100 : img.progress;
+      if (img.status === 'created') img.size = 2048; // the used part of the disk, compressed
     }
   }
 
