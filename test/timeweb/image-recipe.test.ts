@@ -1,5 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
   builderComment,
@@ -63,6 +67,36 @@ describe('image recipe', () => {
       assert.ok(seal.includes(step), step);
     }
     assert.ok(seal.indexOf('cloud-init clean') < seal.indexOf('systemctl poweroff'));
+  });
+
+  it('the seal script is valid sh, and its drop-in writer valid Python that drops exactly the apt/package modules', (t) => {
+    const doc = parse(makeRecipe(base).userData, { version: '1.1' }) as { write_files: { content: string }[] };
+    const seal = doc.write_files[0]?.content ?? '';
+    const sh = spawnSync('sh', ['-n'], { input: seal, encoding: 'utf8' });
+    assert.equal(sh.status, 0, sh.stderr);
+    const py = /python3 - <<'PY'\n([\s\S]*?)PY\n/.exec(seal)?.[1] ?? '';
+    if (spawnSync('python3', ['-c', 'import yaml']).status !== 0) {
+      t.skip('python3 with PyYAML not installed');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'twcloud-dropin-'));
+    const cfg = join(dir, 'cloud.cfg');
+    const out = join(dir, 'out.cfg');
+    writeFileSync(
+      cfg,
+      'cloud_init_modules: [seed_random, growpart]\n' +
+        'cloud_config_modules: [apt-configure, [apt_pipelining, once], locale, runcmd]\n' +
+        'cloud_final_modules: [package-update-upgrade-install, scripts-user, [power_state_change, always]]\n',
+    );
+    const script = py.replace('/etc/cloud/cloud.cfg.d/90-twcloud-scaler-baked.cfg', out).replace('/etc/cloud/cloud.cfg', cfg);
+    const r = spawnSync('python3', ['-'], { input: script, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const written = parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(written, {
+      cloud_init_modules: ['seed_random', 'growpart'],
+      cloud_config_modules: ['locale', 'runcmd'],
+      cloud_final_modules: ['scripts-user', ['power_state_change', 'always']],
+    });
   });
 
   it('takes the install keys from a custom template; a non-cloud-config template installs nothing extra', () => {
