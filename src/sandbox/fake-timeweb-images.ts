@@ -105,7 +105,8 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
   let outcome: FakeImageOutcome = opts.imageOutcome ?? 'created';
   let powerOff =
     opts.guestPowerOffMs ?? ((s: FakeImagesServer) => (s.cloudInit?.includes('systemctl poweroff') ? 4 * 60_000 : undefined));
-  const offAt = new Map<number, number>();
+  // Keyed by the server record: a deleted server's entry goes with it (long simulations create many servers).
+  let offAt = new WeakMap<FakeImagesServer, number>();
   const turningOffMs = opts.turningOffMs ?? 10_000;
   const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -137,11 +138,13 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
   function tick(): void {
     const now = ctx.now();
     for (const s of ctx.servers()) {
-      if (s.status === 'on' && s.startAt !== null && !offAt.has(s.id)) {
-        const after = powerOff(s);
-        offAt.set(s.id, after === undefined ? Infinity : s.startAt + after);
+      if (s.status !== 'on' && s.status !== 'turning_off') continue;
+      let at = offAt.get(s);
+      if (at === undefined) {
+        const after = s.startAt === null ? undefined : powerOff(s);
+        at = after === undefined || s.startAt === null ? Infinity : s.startAt + after;
+        offAt.set(s, at);
       }
-      const at = offAt.get(s.id) ?? Infinity;
       if (s.status === 'on' && now >= at) s.status = 'turning_off';
       if (s.status === 'turning_off' && now >= at + turningOffMs) {
         s.status = 'off';
@@ -287,7 +290,7 @@ export function registerFakeImages(app: Hono, ctx: FakeImagesContext, seeds: rea
     },
     setGuestPowerOff: (fn) => {
       powerOff = fn;
-      offAt.clear();
+      offAt = new WeakMap();
     },
   };
 }
