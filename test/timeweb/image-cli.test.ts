@@ -113,7 +113,7 @@ describe('timeweb image build (CLI)', () => {
   it('timeweb test --image runs from the OS and from the image and prints both boot times', async () => {
     const w = await world();
     const id = (await run(w, BUILD)).out.trim();
-    const r = await run(w, ['test', '--image', id, '--poll-interval', '50ms']);
+    const r = await run(w, ['test', '--image', id, '--no-wait-agent', '--poll-interval', '50ms']);
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.out, /=== 1\/2: from the OS ===/);
     assert.match(r.out, /=== 2\/2: from the image ===/);
