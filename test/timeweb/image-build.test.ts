@@ -135,15 +135,16 @@ describe('timeweb image build', () => {
     assertClean(env);
   });
 
-  it('a failed image (an image of ours that Timeweb could not make) is deleted and rebuilt', async () => {
+  it('a failed image of an earlier build is left alone (not provably ours) and a new one is built', async () => {
     const r = recipe();
     const seed = { id: '11111111-2222-4333-a444-555555555555', name: imageName(r.hash), description: imageDescription(r), status: 'failed' };
     const env = await setup({ catalog: { images: [seed] } });
     const res = await buildImage({ ...env.base, recipe: r });
     assert.equal(res.reused, false);
     assert.notEqual(res.image.id, seed.id);
-    assert.equal(env.fake.images.list().find((i) => i.id === seed.id)?.status, 'deleted');
-    assert.ok(env.logs.some((l) => /deleting the failed image/.test(l)));
+    assert.equal(env.fake.images.list().find((i) => i.id === seed.id)?.status, 'failed');
+    assert.equal(env.fake.requestCounts()['DELETE /api/v1/images/:id'], undefined);
+    assert.ok(env.logs.some((l) => /has failed: building a new one/.test(l)));
   });
 
   it('an image of ours still being created (an earlier build) is waited for and reused; nothing is built', async () => {

@@ -12,7 +12,7 @@ import type { TwCreateServerRequest, TwFloatingIp, TwServer } from './types.js';
 /**
  * `timeweb image build`, as a function of an injected client and clock:
  * 1. an image of ours with the recipe's hash in the pool's location is reused (one still `new` is waited for; a
- *    `failed` one is deleted);
+ *    `failed` one is left alone: nothing in an image proves which installation made it);
  * 2. builders this pool left behind (a crash) are deleted with their IPs — unless younger than a whole build, then
  *    another build is running and this one stops;
  * 3. a builder server is created from the OS with the recipe's user-data; it installs, seals and powers itself off;
@@ -73,8 +73,8 @@ export async function buildImage(o: ImageBuildOptions): Promise<ImageBuildResult
   // 1. reuse
   const existing = (await listImages(client, signal)).filter((i) => ourImageHash(i) === recipe.hash && i.location === location);
   for (const img of existing.filter((i) => i.status === 'failed')) {
-    log(`deleting the failed image ${img.name} (${img.id}) of an earlier build`);
-    await deleteImage(client, img.id, signal);
+    // Nothing in an image says which installation made it: an earlier failed one is left alone, never deleted.
+    log(`image ${img.name} (${img.id}) of an earlier build has failed: building a new one (delete the failed one in the panel)`);
   }
   const ready = existing.find((i) => i.status === 'created');
   if (ready) return { image: ready, reused: true, left: [] };
