@@ -54,6 +54,8 @@ export interface TimewebTestResult {
   name?: string;
   serverId?: number;
   publicIpv4?: string;
+  /** From the create request until up (the agent's first contact with --wait-agent); absent when it never was. */
+  upMs?: number;
   /** Left running on purpose (--keep). */
   kept: boolean;
   /** Human names of what was deleted. */
@@ -517,6 +519,7 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       name,
       ...(serverId !== undefined ? { serverId } : {}),
       ...(ip !== undefined ? { publicIpv4: ip } : {}),
+      ...(failure === undefined && (tAgent ?? tIp ?? tOn) !== undefined ? { upMs: (tAgent ?? tIp ?? tOn ?? t0) - t0 } : {}),
       kept,
       deleted,
       left,

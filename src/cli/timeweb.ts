@@ -31,6 +31,7 @@ import { describeToolError, makeClient } from './timeweb-common.js';
 import type { ToolDeps } from './timeweb-common.js';
 import { formatTable, gbNumber, gbText, listOrDash, money, utcMinute } from './timeweb-format.js';
 import { runTimewebTest } from './timeweb-test.js';
+import { listImagesOutput, registerImageCommands, runBootComparison } from './timeweb-image.js';
 import { errorMessage } from '../util/guards.js';
 
 export { describeToolError } from './timeweb-common.js';
@@ -61,7 +62,7 @@ export interface TimewebCliIo {
   onInterrupt?: (handler: (signal: string) => void) => () => void;
 }
 
-export const LIST_KINDS = ['os', 'presets', 'configurators', 'zones', 'ssh-keys', 'projects', 'servers'] as const;
+export const LIST_KINDS = ['os', 'presets', 'configurators', 'zones', 'ssh-keys', 'projects', 'servers', 'images'] as const;
 export type ListKind = (typeof LIST_KINDS)[number];
 
 const KIND_ALIASES: Readonly<Record<string, ListKind>> = {
@@ -70,7 +71,7 @@ const KIND_ALIASES: Readonly<Record<string, ListKind>> = {
   keys: 'ssh-keys',
   'ssh-key': 'ssh-keys',
   sshkeys: 'ssh-keys',
-  images: 'os',
+  image: 'images',
   preset: 'presets',
   configurator: 'configurators',
   project: 'projects',
@@ -570,6 +571,7 @@ const LISTERS: Readonly<Record<ListKind, (c: ListContext) => Promise<ListOutput>
   'ssh-keys': listSshKeys,
   projects: listProjects,
   servers: listServers,
+  images: (c) => listImagesOutput(c.client),
 };
 
 export function parseListKind(s: string): ListKind {
@@ -608,14 +610,17 @@ export function registerTimewebCommands(program: Command, io: TimewebCliIo): Com
   const deps = toolDeps(io);
   const tw = program
     .command('timeweb')
-    .description('Timeweb Cloud tools: list OS, presets, zones, keys, projects and servers; test-create one agent server');
+    .description(
+      'Timeweb Cloud tools: list OS, presets, zones, keys, projects, servers and images; test-create one agent server; ' +
+        'build a baked agent image',
+    );
 
   const list = tw
     .command('list')
     .argument('<what>', `one of ${LIST_KINDS.join(', ')}`)
     .description(
       'List what the Timeweb Cloud account offers, as readable tables: os, presets (with prices), configurators, ' +
-        'zones, ssh-keys, projects, servers (marks the ones this pool owns)',
+        'zones, ssh-keys, projects, servers (marks the ones this pool owns), images (marks the ones image build made)',
     )
     .option('--json', 'print the raw list as JSON (for scripts); servers get an extra "ours" field, secrets removed')
     .option('--location <LOCATION>', 'presets, configurators, zones: only this location (e.g. ru-1, nl-1)')
@@ -654,6 +659,7 @@ export function registerTimewebCommands(program: Command, io: TimewebCliIo): Com
     )
     .option('--register-agent', 'with --no-wait-agent: still register a real agent (default then: a throwaway token)')
     .option('--timeout <DURATION>', 'how long to wait for the server (and the agent) to come up', '10m')
+    .option('--image <ID|NAME>', 'run the test twice, from the OS and from this image, and print both boot times')
     .option('--verbose', "show the provider's log lines (info level)")
     .addOption(new Option('--poll-interval <DURATION>', 'status poll interval').default('5s').hideHelp());
   addOptions(test, testSpecs());
@@ -668,29 +674,38 @@ export function registerTimewebCommands(program: Command, io: TimewebCliIo): Com
         timeout: string;
         pollInterval: string;
         verbose?: boolean;
+        image?: string;
       }>();
       const timeoutMs = durationFlag('--timeout', o.timeout);
       const pollMs = durationFlag('--poll-interval', o.pollInterval);
       if (!(timeoutMs > 0)) throw new ConfigError('--timeout must be greater than 0');
       if (!(pollMs > 0)) throw new ConfigError('--poll-interval must be greater than 0');
       values = resolveToolValues(this, testSpecs(), deps);
-      result = await runTimewebTest({
-        values,
-        keep: o.keep === true,
-        // Waiting for the agent is the default: the pre-flight that matters is the agent connecting.
-        registerAgent: o.registerAgent === true || o.waitAgent !== false,
-        waitAgent: o.waitAgent !== false,
-        timeoutMs,
-        pollMs,
-        verbose: o.verbose === true,
-        deps,
-      });
+      const run = (v: OptionValues): ReturnType<typeof runTimewebTest> =>
+        runTimewebTest({
+          values: v,
+          keep: o.keep === true,
+          // Waiting for the agent is the default: the pre-flight that matters is the agent connecting.
+          registerAgent: o.registerAgent === true || o.waitAgent !== false,
+          waitAgent: o.waitAgent !== false,
+          timeoutMs,
+          pollMs,
+          verbose: o.verbose === true,
+          deps,
+        });
+      const upTo = o.waitAgent !== false ? 'agent first contact' : 'server up';
+      result = o.image === undefined ? await run(values) : await runBootComparison(values, o.image, run, deps.out, upTo);
     } catch (err) {
       fail(this, err, apiUrlOf(values));
     }
     if (result.exitCode !== 0) {
       this.error(`twcloud-scaler timeweb test: ${result.message ?? 'failed'}`, { exitCode: result.exitCode, code: 'twcloud.timeweb' });
     }
+  });
+  registerImageCommands(tw, deps, {
+    fail: (cmd, err) => fail(cmd, err),
+    duration: durationFlag,
+    resolveValues: resolveToolValues,
   });
   return program;
 }

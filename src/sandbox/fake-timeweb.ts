@@ -20,6 +20,8 @@ import type {
   TwServerStatus,
   TwSshKey,
 } from '../providers/timeweb/types.js';
+import { IMAGE_ROUTES, registerFakeImages } from './fake-timeweb-images.js';
+import type { FakeImages, FakeImageSeed, FakeImagesOptions } from './fake-timeweb-images.js';
 
 /**
  * A stateful fake of the Timeweb Cloud API subset the autoscaler uses, mimicking the documented behaviour
@@ -66,8 +68,8 @@ export interface FakeCatalog {
   locations: TwLocation[];
   sshKeys: TwSshKey[];
   projects: TwProject[];
-  /** Custom images usable as `image_id`. */
-  images: { id: string; name: string }[];
+  /** Custom images (usable as `image_id` once `created`); see fake-timeweb-images.ts. */
+  images: FakeImageSeed[];
 }
 
 export interface FakeTimewebOptions {
@@ -94,6 +96,8 @@ export interface FakeTimewebOptions {
   balance?: number;
   /** What a floating IP costs (RUB/month) in `account/services/cost` and the finances. Default 150. */
   floatingIpPrice?: number;
+  /** Image creation and guest power-off (fake-timeweb-images.ts). */
+  images?: FakeImagesOptions;
 }
 
 export interface FakeTimewebHooks {
@@ -195,6 +199,8 @@ export interface FakeTimeweb {
   resetRequestCounts(): void;
   /** The catalog in use (copies). */
   catalog(): FakeCatalog;
+  /** Images, server disks and the guest's power-off (fake-timeweb-images.ts). */
+  readonly images: FakeImages;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -302,7 +308,7 @@ export function defaultFakeCatalog(): FakeCatalog {
       { id: 1, account_id: 'ab12345', avatar_id: null, description: '', name: 'Общий проект', is_default: true },
       { id: 2, account_id: 'ab12345', avatar_id: null, description: 'CI agents', name: 'woodpecker-agents', is_default: false },
     ],
-    images: [{ id: '5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f', name: 'ci-agent-golden' }],
+    images: [{ id: '5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f', name: 'ci-agent-golden', location: 'ru-1' }],
   };
 }
 
@@ -361,6 +367,7 @@ const ROUTES: { method: string; re: RegExp; route: FakeTimewebRoute }[] = [
   { method: 'GET', re: /^\/api\/v1\/account\/status$/, route: 'GET /api/v1/account/status' },
   { method: 'GET', re: /^\/api\/v1\/account\/finances$/, route: 'GET /api/v1/account/finances' },
   { method: 'GET', re: /^\/api\/v1\/account\/services\/cost$/, route: 'GET /api/v1/account/services/cost' },
+  ...IMAGE_ROUTES,
 ];
 
 function routeOf(method: string, path: string): FakeTimewebRoute {
@@ -387,6 +394,8 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
   let balance = opts.balance ?? 5000;
   const ipPrice = opts.floatingIpPrice ?? 150;
   let faultHook: FakeTimewebFaultHook | undefined;
+  /** Set once the routes are registered (below); `tick` and `validateCreate` run only after that. */
+  const imagesRef: { api?: FakeImages } = {};
 
   const servers = new Map<number, ServerRec>();
   const ips = new Map<string, TwFloatingIp>();
@@ -513,6 +522,7 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
       if (floatingIpAt === 'boot' && rec.wantsIp && attachedIps(rec.id).length === 0) allocateIp(rec);
       hooks.onServerBooted?.(view(rec));
     }
+    imagesRef.api?.tick();
   }
 
   // ---- responses ----
@@ -614,10 +624,10 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
       if (!os) errors.push(`os_id ${String(b.os_id)} does not exist`);
       else out.os = os;
     }
-    if (hasImage) {
-      const img = cat.images.find((x) => x.id === b.image_id);
-      if (!img) errors.push(`image_id ${String(b.image_id)} does not exist`);
-      else out.image = img;
+    if (hasImage && imagesRef.api) {
+      const r = imagesRef.api.bootImage(b.image_id, out.location);
+      if (r.error !== undefined) errors.push(r.error);
+      else out.image = r.image;
     }
     if (b.bandwidth !== undefined) {
       const bw = b.bandwidth;
@@ -1031,6 +1041,23 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
     return jsonResponse(200, { finances, response_id: uuid() });
   });
 
+  const images = registerFakeImages(
+    app,
+    {
+      now: () => clock.now(),
+      uuid,
+      servers: () => servers.values(),
+      server: (id) => servers.get(id),
+      locations: () => cat.locations.map((l) => l.location),
+      jsonResponse,
+      apiError,
+      objectBody,
+    },
+    cat.images,
+    opts.images,
+  );
+  imagesRef.api = images;
+
   app.notFound(() => apiError(404, 'not_found', 'Route not found'));
   app.onError((err) => apiError(500, 'internal_server_error', err.message));
 
@@ -1128,5 +1155,6 @@ export function createFakeTimeweb(opts: FakeTimewebOptions): FakeTimeweb {
       log.length = 0;
     },
     catalog: () => clone(cat),
+    images,
   };
 }

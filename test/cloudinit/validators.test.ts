@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { makeRecipe } from '../../src/providers/timeweb/image-recipe.js';
 import { buildAgentEnvironment, renderUserData } from '../../src/cloudinit/render.js';
 import type { RenderUserDataOptions } from '../../src/cloudinit/render.js';
 import { seededRandom } from '../../src/util/clock.js';
@@ -125,6 +126,13 @@ describe('cloud-init schema accepts the rendered user-data', { concurrency: true
       assert.equal(r.status, 0, r.out);
     });
   }
+
+  it('the image builder user-data (timeweb image build), with a nasty agent image and an install script', async (t) => {
+    if (!need(t, 'cloud-init')) return;
+    const r = makeRecipe({ osId: 99, osLabel: 'ubuntu-24.04', agentImage: "reg.example/it's:v3 #x", template: '', installScript: 'echo "$HOME"' });
+    const res = await cloudInitSchema(r.userData);
+    assert.equal(res.status, 0, res.out);
+  });
 
   it('negative control: Go template with a "*star" command is rejected', async (t) => {
     if (!need(t, 'cloud-init')) return;

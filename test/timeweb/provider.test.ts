@@ -199,6 +199,15 @@ test('start-up resolution: values that resolve', async (t) => {
       },
     },
     {
+      name: 'image by name',
+      values: { timewebcloudImageId: 'ci-agent-golden' },
+      check: (p) => {
+        assert.equal(p.settings.os, undefined);
+        assert.equal(p.settings.imageId, '5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f');
+        assert.match(p.settings.osDescription, /^image ci-agent-golden \(5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f, ru-1\)$/);
+      },
+    },
+    {
       name: 'automatic choice inside --timewebcloud-location nl-1',
       values: { timewebcloudLocation: 'nl-1' },
       check: (p) => assert.deepEqual(p.settings.candidates.map((c) => c.preset?.id), [4795]),
@@ -287,9 +296,20 @@ test('start-up resolution: every wrong value fails with a ConfigError naming the
       error: /os ubuntu is ambiguous: add the version, one of ubuntu-20\.04 \(47\), ubuntu-22\.04 \(79\), ubuntu-24\.04 \(99\)/,
     },
     {
-      name: 'image id that is not a uuid',
+      name: 'image that is neither an id nor a name on the account',
       values: { timewebcloudImageId: 'my-image' },
-      error: /^--timewebcloud-image-id \(WOODPECKER_TIMEWEBCLOUD_IMAGE_ID\): "my-image" is not an image id \(a uuid\)/,
+      error: /^--timewebcloud-image-id \(WOODPECKER_TIMEWEBCLOUD_IMAGE_ID\): image my-image not found; available: ci-agent-golden \(5f7a1c2e-/,
+    },
+    {
+      name: 'unknown image id',
+      values: { timewebcloudImageId: '00000000-0000-4000-a000-000000000000' },
+      error: /^--timewebcloud-image-id \(WOODPECKER_TIMEWEBCLOUD_IMAGE_ID\): image 00000000-0000-4000-a000-000000000000 not found/,
+    },
+    {
+      name: 'image still being created',
+      fake: { catalog: { images: [{ id: '5f7a1c2e-8d4b-4e3a-9c1f-0a2b3c4d5e6f', name: 'half-baked', status: 'new' }] } },
+      values: { timewebcloudImageId: 'half-baked' },
+      error: /^--timewebcloud-image-id \(WOODPECKER_TIMEWEBCLOUD_IMAGE_ID\): image half-baked is not ready to boot servers \(status "new", 0%\)/,
     },
     {
       name: 'unknown preset',

@@ -17,6 +17,7 @@ import type {
   TwServiceCost,
   TwSshKey,
 } from './types.js';
+import type { TimewebImageEndpoint } from './images-api.js';
 
 /**
  * Typed client for the subset of the Timeweb Cloud API the autoscaler uses, over an injected `fetch`.
@@ -50,7 +51,8 @@ export type TimewebEndpoint =
   | 'GET /api/v1/projects/:id/resources/servers'
   | 'GET /api/v1/account/status'
   | 'GET /api/v1/account/finances'
-  | 'GET /api/v1/account/services/cost';
+  | 'GET /api/v1/account/services/cost'
+  | TimewebImageEndpoint;
 
 export interface TimewebRequestEvent {
   endpoint: TimewebEndpoint;
@@ -152,9 +154,9 @@ export interface TimewebServersPage {
   total: number | undefined;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
-interface CallSpec {
+export interface CallSpec {
   method: Method;
   endpoint: TimewebEndpoint;
   /** Path below the base URL with the query, starting with `/`. */
@@ -446,6 +448,14 @@ export class TimewebClient {
   }
 
   // ---- plumbing ----
+
+  /**
+   * One JSON call for the endpoint modules beside this client (images-api.ts): the same rate limit, retries (GET and
+   * DELETE only), error mapping and secret scrubbing as the methods above. An empty 2xx body reads as `{}`.
+   */
+  async requestJson(spec: CallSpec, signal?: AbortSignal): Promise<unknown> {
+    return this.json(spec, signal);
+  }
 
   private server(endpoint: TimewebEndpoint, x: unknown): TwServer {
     const s = this.checked<TwServer>(endpoint, x, ['id', 'name', 'status']);

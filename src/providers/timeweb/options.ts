@@ -133,9 +133,11 @@ export const timewebOptions: readonly OptionSpec[] = [
     flag: 'timewebcloud-image-id',
     env: env('IMAGE_ID'),
     type: 'string',
-    description: 'Custom image id (uuid) to boot instead of an OS, e.g. a pre-baked agent image. Wins over --timewebcloud-os-id.',
+    description:
+      'Custom image to boot instead of an OS: its id (uuid) or name, e.g. the baked agent image that ' +
+      '`twcloud-scaler timeweb image build` prints. It must be ready ("created"). Wins over --timewebcloud-os-id.',
     category: TIMEWEB_CATEGORY,
-    placeholder: 'UUID',
+    placeholder: 'IMAGE',
   },
   {
     key: 'timewebcloudPresetId',

@@ -15,6 +15,9 @@ import type {
   TwSshKey,
 } from './types.js';
 import { errorMessage } from '../../util/guards.js';
+import { listImages } from './images-api.js';
+import type { TwImage } from './images-api.js';
+import { resolveImage } from './image-resolve.js';
 
 /**
  * Start-up resolution for the `timewebcloud` provider: every name and id is checked against the API once, so a
@@ -267,11 +270,12 @@ export async function resolveTimewebSettings(
   // OS or image
   let os: TwOs | undefined;
   let osDescription: string;
+  let image: TwImage | undefined;
   if (o.imageId !== undefined) {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(o.imageId)) {
-      throw timewebOptionError('timewebcloudImageId', `"${o.imageId}" is not an image id (a uuid)`);
-    }
-    osDescription = `image ${o.imageId}`;
+    const imageValue = o.imageId;
+    const images = await load('the images', () => listImages(client, signal));
+    image = resolveImage(images, imageValue, o.location ?? presets.find((p) => p.id === o.presets[0]?.presetId)?.location);
+    osDescription = `image ${image.name} (${image.id}${image.location ? `, ${image.location}` : ''})`;
   } else {
     os = resolveOs(osList, o.os);
     osDescription = `${osLabel(os)} (${os.id})`;
@@ -507,7 +511,16 @@ export async function resolveTimewebSettings(
     billingModel: o.billing,
   };
   if (os !== undefined) settings.os = os;
-  if (o.imageId !== undefined) settings.imageId = o.imageId;
+  if (image !== undefined) {
+    settings.imageId = image.id;
+    const elsewhere = candidates.filter((c) => image.location !== null && c.location !== image.location);
+    if (elsewhere.length > 0) {
+      logger.warn(
+        `timewebcloud: ${osDescription} is in ${image.location}, but ${elsewhere.map((c) => c.description).join('; ')} ` +
+          `${elsewhere.length === 1 ? 'is' : 'are'} elsewhere: creating servers there from the image may fail`,
+      );
+    }
+  }
   if (projectId !== undefined) settings.projectId = projectId;
   if (o.publicIp) settings.ipv4 = await resolveIpv4Price(client, o.ipv4Price, logger, signal);
   return settings;
