@@ -31,7 +31,10 @@ function coreSpec(key: string): OptionSpec {
 
 /** Options of `timeweb image build`: what the recipe is made of (OS, agent image, template) + the provider's. */
 export function imageBuildSpecs(): OptionSpec[] {
-  return [...['poolId', 'requestTimeout', 'agentImage', 'cloudinitTemplate'].map(coreSpec), ...timewebOptions];
+  return [
+    ...['poolId', 'serverUrl', 'installationId', 'requestTimeout', 'agentImage', 'cloudinitTemplate'].map(coreSpec),
+    ...timewebOptions,
+  ];
 }
 
 export interface ImageBuildCommandOptions {
@@ -83,7 +86,7 @@ export async function runImageBuild(o: ImageBuildCommandOptions): Promise<ImageB
       clock: deps.clock,
       settings,
       recipe,
-      poolId: core.poolId,
+      owner: { poolId: core.poolId, installationId: core.installationId },
       installTimeoutMs: o.installTimeoutMs,
       imageTimeoutMs: o.imageTimeoutMs,
       pollMs: o.pollMs,

@@ -9,7 +9,7 @@ import { createTimewebProvider } from '../../src/providers/timeweb/provider.js';
 import { resolveTimewebSettings } from '../../src/providers/timeweb/resolve.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { FakeTimewebOptions } from '../../src/sandbox/fake-timeweb.js';
-import { captureLogger, FOREIGN_SERVER_IDS, makeEnv, POOL, providerCtx } from './helpers.js';
+import { captureLogger, FOREIGN_SERVER_IDS, makeEnv, OWNER, POOL, providerCtx } from './helpers.js';
 import type { Env } from './helpers.js';
 
 /**
@@ -33,7 +33,7 @@ async function setup(fake: Partial<FakeTimewebOptions> = {}): Promise<Env & { ba
     client: env.client,
     clock: env.clock,
     settings,
-    poolId: POOL,
+    owner: OWNER,
     installTimeoutMs: 30 * 60_000,
     imageTimeoutMs: 30 * 60_000,
     pollMs: 10_000,
@@ -81,7 +81,7 @@ describe('timeweb image build', () => {
     assert.ok(create);
     const body = create.body as Record<string, unknown>;
     assert.equal(body.name, builderName(r.hash));
-    assert.equal(body.comment, builderComment(POOL, r.hash));
+    assert.equal(body.comment, builderComment(OWNER, r.hash));
     assert.equal(body.os_id, 99);
     assert.equal(body.image_id, undefined);
     assert.equal(body.preset_id, 2453);
@@ -169,11 +169,17 @@ describe('timeweb image build', () => {
     const env = await setup();
     const r = recipe();
     const old = new Date(env.clock.now() - 3 * 3_600_000).toISOString();
-    const leftover = env.fake.seedServer({ name: builderName(r.hash), comment: builderComment(POOL, r.hash), created_at: old });
-    const freeIp = env.fake.seedFloatingIp({ comment: builderComment(POOL, 'abcdefabcdef') });
-    const otherPool = env.fake.seedServer({ name: builderName('0123456789ab'), comment: builderComment('7', '0123456789ab'), created_at: old });
+    const leftover = env.fake.seedServer({ name: builderName(r.hash), comment: builderComment(OWNER, r.hash), created_at: old });
+    const freeIp = env.fake.seedFloatingIp({ comment: builderComment(OWNER, 'abcdefabcdef') });
+    const otherPool = env.fake.seedServer({ name: builderName('0123456789ab'), comment: builderComment({ poolId: '7', installationId: OWNER.installationId }, '0123456789ab'), created_at: old });
     const noMarker = env.fake.seedServer({ name: builderName('0123456789ab'), comment: 'my own builder', created_at: old });
-    const otherPoolIp = env.fake.seedFloatingIp({ comment: builderComment('7', 'abcdefabcdef') });
+    const otherInstallation = env.fake.seedServer({
+      name: builderName(r.hash),
+      comment: builderComment({ poolId: POOL, installationId: 'inst-b' }, r.hash),
+      created_at: old,
+    });
+    const otherInstallationIp = env.fake.seedFloatingIp({ comment: builderComment({ poolId: POOL, installationId: 'inst-b' }, 'abcdefabcdef') });
+    const otherPoolIp = env.fake.seedFloatingIp({ comment: builderComment({ poolId: '7', installationId: OWNER.installationId }, 'abcdefabcdef') });
     const res = await buildImage({ ...env.base, recipe: r });
     assert.equal(res.reused, false);
     assert.equal(env.fake.server(leftover.id), undefined, 'leftover builder deleted');
@@ -182,6 +188,8 @@ describe('timeweb image build', () => {
     assert.ok(ips.includes(otherPoolIp.id), "another pool's builder IP kept");
     assert.ok(env.fake.server(otherPool.id), "another pool's builder kept");
     assert.ok(env.fake.server(noMarker.id), 'a look-alike without the marker kept');
+    assert.ok(env.fake.server(otherInstallation.id), "another installation's builder (same pool id) kept");
+    assert.ok(ips.includes(otherInstallationIp.id), "another installation's builder IP kept");
     assert.ok(env.logs.some((l) => l.includes(`deleting ${builderName(r.hash)} (id ${leftover.id}), left by an earlier build`)));
   });
 
@@ -190,7 +198,7 @@ describe('timeweb image build', () => {
     const r = recipe();
     const young = env.fake.seedServer({
       name: builderName(r.hash),
-      comment: builderComment(POOL, r.hash),
+      comment: builderComment(OWNER, r.hash),
       created_at: new Date(env.clock.now() - 5 * 60_000).toISOString(),
     });
     await rejectsBuild(buildImage({ ...env.base, recipe: r }), /another image build seems to be running: .*5 min ago/);

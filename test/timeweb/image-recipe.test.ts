@@ -106,40 +106,55 @@ describe('image recipe', () => {
   });
 });
 
+/** This installation's owner of pool `poolId`. */
+const own = (poolId: string): { poolId: string; installationId: string } => ({ poolId, installationId: 'inst-a' });
+
 describe('builder and image markers', () => {
   const hash = '0123456789ab';
   const cases: { name: string; server: { name: string; comment: string | null }; pool: string; ours: boolean }[] = [
-    { name: 'name and marker', server: { name: builderName(hash), comment: builderComment('1', hash) }, pool: '1', ours: true },
+    { name: 'name and marker', server: { name: builderName(hash), comment: builderComment(own('1'), hash) }, pool: '1', ours: true },
     {
       name: 'marker after an operator note',
-      server: { name: builderName(hash), comment: `keep until Friday ${builderComment('1', hash)}` },
+      server: { name: builderName(hash), comment: `keep until Friday ${builderComment(own('1'), hash)}` },
       pool: '1',
       ours: true,
     },
-    { name: 'another pool', server: { name: builderName(hash), comment: builderComment('2', hash) }, pool: '1', ours: false },
+    { name: 'another pool', server: { name: builderName(hash), comment: builderComment(own('2'), hash) }, pool: '1', ours: false },
     { name: 'no marker', server: { name: builderName(hash), comment: '' }, pool: '1', ours: false },
     { name: 'null comment', server: { name: builderName(hash), comment: null }, pool: '1', ours: false },
-    { name: 'hash mismatch', server: { name: builderName(hash), comment: builderComment('1', 'ba9876543210') }, pool: '1', ours: false },
-    { name: 'marker glued to a word', server: { name: builderName(hash), comment: `x${builderComment('1', hash)}` }, pool: '1', ours: false },
-    { name: 'name with a suffix', server: { name: `${builderName(hash)}-2`, comment: builderComment('1', hash) }, pool: '1', ours: false },
+    { name: 'hash mismatch', server: { name: builderName(hash), comment: builderComment(own('1'), 'ba9876543210') }, pool: '1', ours: false },
+    { name: 'marker glued to a word', server: { name: builderName(hash), comment: `x${builderComment(own('1'), hash)}` }, pool: '1', ours: false },
+    { name: 'name with a suffix', server: { name: `${builderName(hash)}-2`, comment: builderComment(own('1'), hash) }, pool: '1', ours: false },
+    {
+      name: 'another installation, same pool id',
+      server: { name: builderName(hash), comment: builderComment({ poolId: '1', installationId: 'inst-b' }, hash) },
+      pool: '1',
+      ours: false,
+    },
+    {
+      name: 'the earlier builder marker without an installation',
+      server: { name: builderName(hash), comment: `twcloud-scaler-builder:pool=1;recipe=${hash}` },
+      pool: '1',
+      ours: false,
+    },
     {
       name: 'pool id with ; and =',
-      server: { name: builderName(hash), comment: builderComment('a;b=c', hash) },
+      server: { name: builderName(hash), comment: builderComment(own('a;b=c'), hash) },
       pool: 'a;b=c',
       ours: true,
     },
   ];
   for (const c of cases) {
     it(`builder: ${c.name} → ${c.ours ? 'ours' : 'not ours'}`, () => {
-      assert.equal(isOwnBuilder(c.server, c.pool), c.ours);
+      assert.equal(isOwnBuilder(c.server, own(c.pool)), c.ours);
     });
   }
 
   it('a builder is never a pool server: the pool marker parser ignores its marker, the name is outside the pattern', () => {
-    const s = { name: builderName(hash), comment: builderComment('1', hash) };
+    const s = { name: builderName(hash), comment: builderComment(own('1'), hash) };
     assert.equal(parseMarker(s.comment), undefined);
     assert.equal(isOwnedServer(s, { poolId: '1', installationId: 'inst-a' }), false);
-    assert.deepEqual(parseBuilderMarker(s.comment), { pool: '1', recipe: hash });
+    assert.deepEqual(parseBuilderMarker(s.comment), { inst: 'inst-a', pool: '1', recipe: hash });
   });
 
   it('an image is ours only when the name and the description marker carry the same hash', () => {

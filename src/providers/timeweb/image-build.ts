@@ -1,10 +1,11 @@
+import type { Owner } from './ownership.js';
 import type { Clock } from '../../util/clock.js';
 import { errorMessage } from '../../util/guards.js';
 import { TimewebApiError } from './client.js';
 import type { TimewebClient } from './client.js';
 import { createImage, deleteImage, getImage, imageOsOf, listImages, listServerDisks } from './images-api.js';
 import type { TwImage } from './images-api.js';
-import { builderComment, builderName, imageDescription, imageName, isOwnBuilder, ourImageHash, parseBuilderMarker } from './image-recipe.js';
+import { builderComment, builderName, imageDescription, imageName, isOwnBuilder, isOwnBuilderMarker, ourImageHash } from './image-recipe.js';
 import type { ImageRecipe } from './image-recipe.js';
 import type { TimewebSettings } from './resolve.js';
 import type { TwCreateServerRequest, TwFloatingIp, TwServer } from './types.js';
@@ -26,7 +27,8 @@ export interface ImageBuildOptions {
   /** Resolved provider settings: the OS (not an image), the first candidate's size and zone, keys, project. */
   settings: TimewebSettings;
   recipe: ImageRecipe;
-  poolId: string;
+  /** Whose builders these are: only builders and IPs with this installation's and pool's marker are ever deleted. */
+  owner: Owner;
   /** From the create request until the builder is off. */
   installTimeoutMs: number;
   /** From the image request until the image is `created`. */
@@ -91,7 +93,7 @@ export async function buildImage(o: ImageBuildOptions): Promise<ImageBuildResult
   const started = clock.now();
   const body: TwCreateServerRequest = {
     name: builderName(recipe.hash),
-    comment: builderComment(o.poolId, recipe.hash),
+    comment: builderComment(o.owner, recipe.hash),
     hostname: builderName(recipe.hash),
     os_id: recipe.osId,
     bandwidth: candidate.bandwidth,
@@ -161,7 +163,7 @@ async function createBuilder(o: ImageBuildOptions, body: TwCreateServerRequest):
   } catch (err) {
     if (!(err instanceof TimewebApiError) || !err.ambiguous) throw err;
     // The create may have happened: look before doing anything else (never create again blindly).
-    const found = (await o.client.listServers()).find((s) => s.name === body.name && isOwnBuilder(s, o.poolId));
+    const found = (await o.client.listServers()).find((s) => s.name === body.name && isOwnBuilder(s, o.owner));
     if (found) return found;
     throw err;
   }
@@ -215,7 +217,7 @@ async function markIps(o: ImageBuildOptions, s: TwServer): Promise<boolean> {
       (ip) => (ip.resource_id === s.id && ip.resource_type === 'server') || ids.has(ip.id),
     );
     if (ips.length === 0) return false;
-    const comment = builderComment(o.poolId, o.recipe.hash);
+    const comment = builderComment(o.owner, o.recipe.hash);
     for (const ip of ips) if (ip.comment !== comment) await o.client.updateFloatingIpComment(ip.id, comment, o.signal);
     return true;
   } catch (err) {
@@ -248,7 +250,7 @@ async function waitImage(o: ImageBuildOptions, id: string, since: number): Promi
 async function removeLeftovers(o: ImageBuildOptions): Promise<string[]> {
   const left: string[] = [];
   const staleMs = o.installTimeoutMs + o.imageTimeoutMs + 10 * 60_000;
-  const builders = (await o.client.listServers(o.signal)).filter((s) => isOwnBuilder(s, o.poolId));
+  const builders = (await o.client.listServers(o.signal)).filter((s) => isOwnBuilder(s, o.owner));
   for (const s of builders) {
     const age = o.clock.now() - parseUtc(s.created_at);
     if (!(age >= staleMs)) {
@@ -261,7 +263,7 @@ async function removeLeftovers(o: ImageBuildOptions): Promise<string[]> {
     left.push(...(await removeBuilder(o, s.id)));
   }
   const ips = (await o.client.listFloatingIps(o.signal)).filter(
-    (ip) => ip.resource_id === null && parseBuilderMarker(ip.comment)?.pool === o.poolId,
+    (ip) => ip.resource_id === null && isOwnBuilderMarker(ip.comment, o.owner),
   );
   for (const ip of ips) {
     o.log(`deleting the floating IP ${ip.ip ?? ip.id}, left by an earlier build`);
@@ -277,7 +279,7 @@ async function removeBuilder(o: ImageBuildOptions, id: number): Promise<string[]
   try {
     const s = await client.getServer(id);
     if (!s) return left;
-    if (!isOwnBuilder(s, o.poolId)) return [`server ${s.name} (id ${id}): no longer carries the builder marker, left alone`];
+    if (!isOwnBuilder(s, o.owner)) return [`server ${s.name} (id ${id}): no longer carries the builder marker, left alone`];
     const ipIds = new Set<string>();
     for (const n of s.networks ?? []) for (const x of n.ips ?? []) if (typeof x.id === 'string') ipIds.add(x.id);
     for (const ip of await client.listFloatingIps()) if (ip.resource_id === id && ip.resource_type === 'server') ipIds.add(ip.id);

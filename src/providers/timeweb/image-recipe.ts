@@ -1,3 +1,4 @@
+import type { Owner } from './ownership.js';
 import { createHash } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import { buildAgentEnvironment, renderUserData } from '../../cloudinit/render.js';
@@ -10,7 +11,8 @@ import type { TwImage } from './images-api.js';
  * - Recipe = the OS, the agent image and the builder's user-data (which holds the install steps). Its content hash
  *   (12 hex digits) is in the image's name `twcloud-scaler-agent-<hash>`: an image with the same hash is reused.
  * - The builder server is `twcloud-scaler-builder-<hash>` with the comment marker
- *   `twcloud-scaler-builder:pool=<pool id>;recipe=<hash>`. The prefix differs from the pool marker's
+ *   `twcloud-scaler-builder:inst=<installation id>;pool=<pool id>;recipe=<hash>` (only this installation's builders
+ *   are ever deleted, even when another installation shares the account and the pool id). The prefix differs from the pool marker's
  *   (`twcloud-scaler:`) and the name is outside the pool pattern, so a builder is never counted as a pool agent.
  * - The image's description carries `twcloud-scaler-image:recipe=<hash>`; an image is ours only with both.
  *
@@ -45,30 +47,38 @@ export function imageName(hash: string): string {
 }
 
 /** The builder server's comment (and its floating IP's). */
-export function builderComment(poolId: string, hash: string): string {
-  return `${BUILDER_MARKER}pool=${encodeURIComponent(poolId)};recipe=${hash}`;
+export function builderComment(owner: Owner, hash: string): string {
+  return `${BUILDER_MARKER}inst=${encodeURIComponent(owner.installationId)};pool=${encodeURIComponent(owner.poolId)};recipe=${hash}`;
 }
 
-/** `{pool, recipe}` from a builder marker standing as a word of its own; undefined without one. */
-export function parseBuilderMarker(comment: string | null | undefined): { pool: string; recipe: string } | undefined {
+/** `{inst, pool, recipe}` from a builder marker standing as a word of its own; undefined without one. */
+export function parseBuilderMarker(
+  comment: string | null | undefined,
+): { inst: string; pool: string; recipe: string } | undefined {
   if (typeof comment !== 'string') return undefined;
-  const m = /(?:^|\s)twcloud-scaler-builder:pool=([^;\s]*);recipe=([0-9a-f]{12})(?:\s|$)/.exec(comment);
+  const m = /(?:^|\s)twcloud-scaler-builder:inst=([^;\s]*);pool=([^;\s]*);recipe=([0-9a-f]{12})(?:\s|$)/.exec(comment);
   if (!m) return undefined;
-  let pool = m[1] ?? '';
   try {
-    pool = decodeURIComponent(pool);
+    return { inst: decodeURIComponent(m[1] ?? ''), pool: decodeURIComponent(m[2] ?? ''), recipe: m[3] ?? '' };
   } catch {
     return undefined;
   }
-  return { pool, recipe: m[2] ?? '' };
 }
 
-/** A builder of this pool: name `twcloud-scaler-builder-<hash>` AND the marker with this pool and the same hash. */
-export function isOwnBuilder(server: { name: string; comment: string | null | undefined }, poolId: string): boolean {
+/** A builder marker of this installation's pool. */
+export function isOwnBuilderMarker(comment: string | null | undefined, owner: Owner): boolean {
+  const m = parseBuilderMarker(comment);
+  return m !== undefined && m.inst === owner.installationId && m.pool === owner.poolId;
+}
+
+/**
+ * A builder of this installation's pool: name `twcloud-scaler-builder-<hash>` AND the marker with this installation,
+ * this pool and the same hash.
+ */
+export function isOwnBuilder(server: { name: string; comment: string | null | undefined }, owner: Owner): boolean {
   const hash = server.name.startsWith(BUILDER_NAME_PREFIX) ? server.name.slice(BUILDER_NAME_PREFIX.length) : '';
   if (!HASH.test(hash)) return false;
-  const m = parseBuilderMarker(server.comment);
-  return m !== undefined && m.pool === poolId && m.recipe === hash;
+  return isOwnBuilderMarker(server.comment, owner) && parseBuilderMarker(server.comment)?.recipe === hash;
 }
 
 export function imageDescription(r: ImageRecipe): string {
