@@ -48,6 +48,8 @@ export interface WoodpeckerClientOptions {
    * clock, so in virtual time (simulator, chaos tests) a request that never answers times out in virtual time.
    */
   timeoutClock?: Clock;
+  /** Largest response body read (bytes); a larger answer is an error naming the endpoint. Default 16 MiB. */
+  maxResponseBytes?: number;
   /** Extra attempts for GETs on network errors, timeouts, 429 and 5xx. Default 3. */
   getRetries?: number;
   /** First backoff delay; doubles per retry. Default 500 ms. */
@@ -104,6 +106,7 @@ export class WoodpeckerClient {
   private readonly random: RandomFn;
   private readonly timeoutMs: number;
   private readonly timeoutClock: Clock;
+  private readonly maxResponseBytes: number | undefined;
   private readonly getRetries: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
@@ -118,6 +121,7 @@ export class WoodpeckerClient {
     this.random = opts.random ?? (() => 0.5);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.timeoutClock = opts.timeoutClock ?? systemClock;
+    this.maxResponseBytes = opts.maxResponseBytes;
     this.getRetries = Math.max(0, opts.getRetries ?? 3);
     this.retryBaseMs = opts.retryBaseMs ?? 500;
     this.retryMaxMs = opts.retryMaxMs ?? 10_000;
@@ -293,7 +297,10 @@ export class WoodpeckerClient {
         if (!(err instanceof WoodpeckerApiError)) throw err; // caller's abort
         failure = err;
       }
-      const retryable = failure !== undefined || (res !== undefined && (res.status === 429 || res.status >= 500));
+      // An oversized answer would be just as big again: not retried.
+      const tooLarge = failure?.cause instanceof AttemptFailure && failure.cause.kind === 'too-large';
+      const retryable =
+        (failure !== undefined && !tooLarge) || (res !== undefined && (res.status === 429 || res.status >= 500));
       if (!retryable || n >= retries) {
         if (failure) throw failure;
         if (res) return res;
@@ -325,11 +332,16 @@ export class WoodpeckerClient {
         clock: this.timeoutClock,
         timeoutMs: this.timeoutMs,
         signal,
+        maxResponseBytes: this.maxResponseBytes,
       });
       status = res.status;
       return res;
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
+      if (err.kind === 'too-large') {
+        status = err.status;
+        throw new WoodpeckerApiError(`${spec.endpoint}: ${err.message}`, err.status, spec.endpoint, '', { cause: err });
+      }
       if (err.kind === 'timeout') {
         throw new WoodpeckerApiError(
           `${spec.endpoint}: no answer from the Woodpecker server at ${redactUrl(this.base)} within ${this.timeoutMs} ms`,

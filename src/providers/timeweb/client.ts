@@ -82,6 +82,8 @@ export interface TimewebClientOptions {
   random: RandomFn;
   /** Per-attempt timeout including the body. Default 30 s. */
   timeoutMs?: number;
+  /** Largest response body read (bytes); a larger answer fails with kind `too-large`. Default 16 MiB. */
+  maxResponseBytes?: number;
   /** Extra attempts for GET/DELETE on 429, 5xx, timeouts and network errors. Default 4. */
   retries?: number;
   /** First backoff delay (doubles per retry). Default 500 ms. */
@@ -98,7 +100,8 @@ export interface TimewebClientOptions {
   onRequest?: (e: TimewebRequestEvent) => void;
 }
 
-export type TimewebErrorKind = 'http' | 'timeout' | 'network' | 'malformed';
+/** `too-large`: the answer's body passed the size limit (reading stopped); the request itself may have taken effect. */
+export type TimewebErrorKind = 'http' | 'timeout' | 'network' | 'malformed' | 'too-large';
 
 /** Any failed Timeweb call. `status` 0 = no HTTP answer (timeout or network error). */
 export class TimewebApiError extends Error {
@@ -138,14 +141,14 @@ export class TimewebApiError extends Error {
     this.retryAfterMs = init.retryAfterMs;
   }
 
-  /** The request may or may not have taken effect (timeout, network error, 5xx). */
+  /** The request may or may not have taken effect (timeout, network error, an unread oversized answer, 5xx). */
   get ambiguous(): boolean {
-    return this.kind === 'timeout' || this.kind === 'network' || this.status >= 500;
+    return this.kind === 'timeout' || this.kind === 'network' || this.kind === 'too-large' || this.status >= 500;
   }
 
-  /** Worth retrying for an idempotent request. */
+  /** Worth retrying for an idempotent request (not an oversized answer: it would be just as big again). */
   get retryable(): boolean {
-    return this.ambiguous || this.status === 429;
+    return (this.ambiguous && this.kind !== 'too-large') || this.status === 429;
   }
 }
 
@@ -212,6 +215,7 @@ export class TimewebClient {
   private readonly clock: Clock;
   private readonly random: RandomFn;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number | undefined;
   private readonly retries: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
@@ -227,6 +231,7 @@ export class TimewebClient {
     this.clock = opts.clock;
     this.random = opts.random;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxResponseBytes = opts.maxResponseBytes;
     this.retries = Math.max(0, opts.retries ?? 4);
     this.retryBaseMs = opts.retryBaseMs ?? 500;
     this.retryMaxMs = opts.retryMaxMs ?? 10_000;
@@ -553,11 +558,16 @@ export class TimewebClient {
         clock: this.clock,
         timeoutMs: this.timeoutMs,
         signal,
+        maxResponseBytes: this.maxResponseBytes,
       });
       status = raw.status;
       return raw;
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err; // the caller's abort
+      if (err.kind === 'too-large') {
+        status = err.status;
+        throw new TimewebApiError({ kind: 'too-large', status: err.status, endpoint: spec.endpoint, apiMessage: err.message });
+      }
       throw new TimewebApiError({
         kind: err.kind,
         status: 0,
