@@ -24,6 +24,12 @@ import { errorMessage } from '../util/guards.js';
  * - without a token on a loopback address: admin requests are accepted from local processes, but only with a
  *   loopback `Host` and no cross-site `Origin` (a browser tab cannot drive them: no CSRF, no DNS rebinding);
  * - without a token on any other address: the listener starts read-only and admin requests get 403.
+ *
+ * Host check (DNS rebinding): on a loopback bind (`127.0.0.1`, `[::1]`, `localhost`) every route, read-only ones
+ * included, answers only requests whose `Host` is a loopback name (`localhost`, `*.localhost`, `127.x.x.x`, `[::1]`,
+ * with or without the port); any other gets 421. A page on another site that rebinds its DNS name to 127.0.0.1 then
+ * cannot read `/api/status` or `/metrics`. On any other bind (`0.0.0.0` in a container, a LAN address) the `Host` is
+ * not checked: clients legitimately use the machine's name or address there; keep such a port off the internet.
  * No response ever carries a token, a password or user-data.
  */
 
@@ -47,6 +53,8 @@ export interface HttpAppOptions {
   token?: string;
   /** Default: `token` when a token is given, else `disabled`. Use `adminAccessFor(addr, token)`. */
   adminAccess?: AdminAccess;
+  /** Answer only requests with a loopback `Host` (421 otherwise). Set for a loopback bind: `hostCheckFor(addr)`. */
+  loopbackHostOnly?: boolean;
   clock: Clock;
   /** `/readyz` fails when the last full reconcile finished longer ago than this (ms); use 3 × the interval. */
   readiness: { maxTickAge: number };
@@ -153,6 +161,12 @@ export function adminAccessFor(addr: string, token: string | undefined): { acces
   }
 }
 
+/** Whether a listener on `addr` checks the `Host` of every request: only on a loopback bind. */
+export function hostCheckFor(addr: string): boolean {
+  const parsed = parseHttpAddr(addr);
+  return parsed !== undefined && isLoopbackListenHost(parsed.host);
+}
+
 // ---- the app --------------------------------------------------------------------------------------------------------
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -189,6 +203,23 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
     c.header('Referrer-Policy', 'no-referrer');
     c.header('X-Frame-Options', 'DENY');
   });
+
+  if (opts.loopbackHostOnly === true) {
+    app.use('*', async (c, next) => {
+      // @hono/node-server builds the URL from the Host header; a request without one (app.fetch) has its URL's host.
+      const host = hostOfHeader(c.req.header('host') ?? new URL(c.req.url).host);
+      if (host === undefined || !isLoopbackHost(host)) {
+        // debug only: a rebinding page may poll all day long
+        logger?.debug({ method: c.req.method, path: c.req.path }, 'request refused: Host is not a loopback name');
+        return c.json(
+          { error: 'this listener is bound to loopback and answers only Host: localhost, 127.0.0.1 or [::1]' },
+          421,
+          NO_STORE,
+        );
+      }
+      await next();
+    });
+  }
 
   app.get('/healthz', (c) => c.text('ok\n', 200, NO_STORE));
 

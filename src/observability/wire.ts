@@ -5,7 +5,7 @@ import type { Provider } from '../providers/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import type { ApiName, ApiRequestEvent } from './derive.js';
-import { adminAccessFor, createHttpApp, startHttpServer, type RunningHttpServer } from './http.js';
+import { adminAccessFor, createHttpApp, hostCheckFor, startHttpServer, type RunningHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatusTracker, type StatusTracker } from './status.js';
 
@@ -109,6 +109,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
         metrics,
         token: opts.httpToken,
         adminAccess: access,
+        loopbackHostOnly: hostCheckFor(addr),
         clock,
         readiness: { maxTickAge: Math.max(30_000, (opts.readyIntervals ?? 3) * reconciler.config.reconciliationInterval) },
         logger: logger.child({ component: 'http' }),

@@ -8,6 +8,7 @@ import {
   adminAccessFor,
   assertSafeBinding,
   createHttpApp,
+  hostCheckFor,
   isLoopbackHost,
   parseHttpAddr,
   startHttpServer,
@@ -39,7 +40,7 @@ class FakeControls implements AdminControls {
   }
 }
 
-function setup(opts: { access?: AdminAccess; token?: string; controls?: boolean } = {}) {
+function setup(opts: { access?: AdminAccess; token?: string; controls?: boolean; hostCheck?: boolean } = {}) {
   const clock = manualClock(T0);
   const status = createStatusTracker({ clock, config, price: { perHour: 10, currency: 'RUB', description: 'x' } });
   const metrics = createMetrics({ poolId: '1' });
@@ -50,6 +51,7 @@ function setup(opts: { access?: AdminAccess; token?: string; controls?: boolean 
     metrics,
     token: opts.token,
     adminAccess: opts.access,
+    loopbackHostOnly: opts.hostCheck,
     clock,
     readiness: { maxTickAge: 3 * MIN },
   });
@@ -250,6 +252,54 @@ describe('http: admin routes', () => {
   it('answer 503 without controls', async () => {
     const { req } = setup({ token: TOKEN, controls: false });
     assert.equal((await req('POST', '/api/pause', { authorization: `Bearer ${TOKEN}` })).status, 503);
+  });
+});
+
+describe('http: Host check on a loopback bind (DNS rebinding)', () => {
+  const routes: Array<[string, string]> = [
+    ['GET', '/'],
+    ['GET', '/healthz'],
+    ['GET', '/readyz'],
+    ['GET', '/metrics'],
+    ['GET', '/api/status'],
+    ['GET', '/api/decisions'],
+    ['POST', '/api/pause'],
+    ['GET', '/no-such-route'],
+  ];
+
+  it('answers 421 on every route to a foreign Host, and nothing reaches the controls', async () => {
+    const { req, controls } = setup({ access: 'loopback', hostCheck: true });
+    for (const host of ['evil.example', 'evil.example:8080', '127.0.0.1.evil.example', 'localhost.evil.example:8080', '10.0.0.5:8080']) {
+      for (const [method, path] of routes) {
+        const res = await req(method, path, { host });
+        assert.equal(res.status, 421, `${method} ${path} Host: ${host}`);
+        const body = await res.text();
+        assert.doesNotMatch(body, /pool|agent|twcloud_scaler/, 'no data in the refusal');
+      }
+    }
+    assert.deepEqual(controls.calls, []);
+  });
+
+  it('answers loopback names, with or without the port', async () => {
+    const { req } = setup({ access: 'loopback', hostCheck: true });
+    for (const host of ['localhost', 'localhost:8080', 'LOCALHOST:8080', '127.0.0.1', '127.0.0.1:8080', '[::1]', '[::1]:8080', 'status.localhost:8080']) {
+      for (const [method, path] of routes.slice(0, 6)) {
+        const res = await req(method, path, { host });
+        assert.notEqual(res.status, 421, `${method} ${path} Host: ${host}`);
+      }
+    }
+  });
+
+  it('is on for loopback binds only; other binds answer any Host as before', async () => {
+    assert.equal(hostCheckFor('127.0.0.1:8080'), true);
+    assert.equal(hostCheckFor('[::1]:8080'), true);
+    assert.equal(hostCheckFor('localhost:8080'), true);
+    assert.equal(hostCheckFor('0.0.0.0:8080'), false);
+    assert.equal(hostCheckFor(':8080'), false);
+    assert.equal(hostCheckFor('10.0.0.5:8080'), false);
+    assert.equal(hostCheckFor('off'), false);
+    const { req } = setup({ token: TOKEN });
+    assert.equal((await req('GET', '/api/status', { host: 'ci.example.com:8080' })).status, 200);
   });
 });
 

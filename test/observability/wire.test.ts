@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import type { WoodpeckerApi } from '../../src/engine/executor.js';
 import { Reconciler } from '../../src/engine/reconciler.js';
 import { ConfigError } from '../../src/config/types.js';
@@ -79,6 +80,31 @@ describe('createObservability (daemon wiring)', () => {
       const paused = await fetch(`${url}/api/pause`, { method: 'POST' });
       assert.equal(paused.status, 200);
       assert.equal(reconciler.state.paused, true);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a loopback listener refuses a DNS-rebinding request (foreign Host) on its real socket', async () => {
+    const clock = manualClock(T0);
+    const { reconciler, provider } = engine(clock);
+    const obs = createObservability({ httpAddr: '127.0.0.1:0', poolId: '1', clock, processMetrics: false });
+    const stop = await obs.start({ reconciler, provider, logger: silentLogger() });
+    try {
+      const port = obs.server?.port ?? 0;
+      const get = (path: string, host: string): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const r = httpRequest({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          r.on('error', reject);
+          r.end();
+        });
+      assert.equal(await get('/api/status', 'evil.example'), 421);
+      assert.equal(await get('/metrics', `evil.example:${port}`), 421);
+      assert.equal(await get('/api/status', `localhost:${port}`), 200);
+      assert.equal(await get('/metrics', `127.0.0.1:${port}`), 200);
     } finally {
       await stop();
     }
