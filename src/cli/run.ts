@@ -21,6 +21,8 @@ export interface DaemonHooks {
   start?: (ctx: { reconciler: Reconciler; provider: Provider; core: CoreConfig; logger: Logger }) => Promise<() => Promise<void>>;
   /** Start-up check of --grpc-addr (warnings); default: DNS + TCP from this host; `false` skips it. */
   grpcProbe?: ((addr: string) => Promise<string[]>) | false;
+  /** Logged once at start-up as warnings (a secret given as a flag, an unknown WOODPECKER_* variable…). */
+  warnings?: readonly string[];
 }
 
 export function readFileUtf8(path: string): string {
@@ -70,6 +72,7 @@ export async function runDaemon(
   const logger = loggerFor(core);
   logger.info({ version: VERSION }, `starting twcloud-scaler version '${VERSION}'`);
   logger.debug({ config: printableValues(specs, values) }, 'configuration');
+  for (const w of hooks.warnings ?? []) logger.warn(w);
 
   // Throws a ConfigError naming --cloudinit-template.
   if (core.cloudinitTemplate !== '') validateTemplate(core.cloudinitTemplate);

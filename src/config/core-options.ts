@@ -33,8 +33,9 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'NAME',
     category: CoreCategory.general,
     upstream: true,
+    required: true,
     description:
-      'Cloud provider that runs the agents; its own options are listed in its section below. With neither a provider nor a server-token set (and no --once or --dry-run), the sandbox demo starts instead.',
+      'Cloud provider that runs the agents; its own options are listed in its section below. Required (the sandbox demo needs none: `twcloud-scaler demo`).',
   },
   {
     key: 'logLevel',
@@ -259,6 +260,7 @@ export const coreOptions: readonly OptionSpec[] = [
     fileEnv: ['WOODPECKER_TOKEN_FILE'],
     type: 'string',
     secret: true,
+    required: true,
     placeholder: 'TOKEN',
     category: CoreCategory.server,
     upstream: true,

@@ -146,14 +146,21 @@ function resolveOne(spec: OptionSpec, sources: ConfigSources): { value: OptionVa
       throw optionError(spec, `cannot read the file named by ${name} (${JSON.stringify(path)}): ${(err as Error).message}`, name);
     }
     // Deliberate difference from the Go autoscaler: one trailing newline is dropped (editors and `echo` add it).
-    return { value: parseOptionValue(spec, content.replace(/\r?\n$/, ''), name), source: name };
+    const value = content.replace(/\r?\n$/, '');
+    // An empty token file is a broken deployment (a secret not mounted or not written yet), not "no value".
+    if (spec.secret === true && value.trim() === '') {
+      throw optionError(spec, `the file named by ${name} (${JSON.stringify(path)}) is empty`, name);
+    }
+    return { value: parseOptionValue(spec, value, name), source: name };
   }
   return undefined;
 }
 
 /**
  * Resolves every spec: CLI flag, else the first env var that is set, else the first `*_FILE` env var that is set
- * (file content, one trailing newline trimmed), else the spec's default. A string env var set to `""` gives `""`;
+ * (file content, one trailing newline trimmed; for a secret an empty or blank file is an error naming the `*_FILE`
+ * variable), else
+ * the spec's default. A string env var set to `""` gives `""`;
  * a list env var that is empty keeps looking (so ends at the default). Repeated CLI list flags append. After
  * parsing, each spec's `validate` runs with all values.
  * @returns values keyed by `spec.key` (undefined = unset).

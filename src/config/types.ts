@@ -26,6 +26,11 @@ export interface OptionSpec {
   category: string;
   /** Never print the value (tokens). */
   secret?: boolean;
+  /**
+   * The daemon cannot start without a non-empty value (a provider option: only with that provider). Start-up lists
+   * every missing one at once.
+   */
+  required?: boolean;
   /** True when the Go autoscaler has the same flag (drop-in compatibility table). */
   upstream?: boolean;
   /** Extra validation; return an error message (without the flag name) or undefined. */

@@ -80,6 +80,26 @@ describe('resolveOptions: sources and precedence', () => {
   });
 });
 
+describe('resolveOptions: empty secret files', () => {
+  const secretSpecs: OptionSpec[] = [
+    { key: 'token', flag: 'token', env: ['APP_TOKEN'], fileEnv: ['APP_TOKEN_FILE'], type: 'string', secret: true, description: '', category: 'x' },
+    { key: 'tmpl', flag: 'tmpl', env: ['APP_TMPL'], fileEnv: ['APP_TMPL_FILE'], type: 'string', description: '', category: 'x' },
+  ];
+  for (const content of ['', '\n', '  \r\n']) {
+    it(`a secret's *_FILE holding ${JSON.stringify(content)} is a ConfigError naming the variable and the path`, () => {
+      assert.throws(
+        () => resolveOptions(secretSpecs, { cli: {}, env: { APP_TOKEN_FILE: '/run/secrets/token' }, readFile: () => content }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message === 'invalid value for --token (APP_TOKEN, APP_TOKEN_FILE): the file named by APP_TOKEN_FILE ("/run/secrets/token") is empty',
+      );
+    });
+  }
+  it('an empty non-secret file is still an empty value', () => {
+    assert.equal(resolveOptions(secretSpecs, { cli: {}, env: { APP_TMPL_FILE: '/t' }, readFile: () => '' }).tmpl, '');
+  });
+});
+
 describe('resolveOptions: lists', () => {
   it('splits env lists on commas and trims each element', () => {
     assert.deepEqual(resolve({ env: { APP_ITEMS: ' a=1 , b = 2,c' } }).items, ['a=1', 'b = 2', 'c']);

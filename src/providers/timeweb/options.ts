@@ -90,6 +90,7 @@ export const timewebOptions: readonly OptionSpec[] = [
     fileEnv: env('API_TOKEN_FILE'),
     type: 'string',
     secret: true,
+    required: true,
     description:
       'Timeweb Cloud API token (panel → "API и Terraform"). It needs delete permission, and Telegram/SMS delete ' +
       'confirmation must be off. Required.',
