@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds the single-file bundle dist/twcloud-scaler.mjs from src/cli/main.ts with esbuild: one file that runs with
-// a plain `node` (>= 20.12) and no node_modules, for hosts without Docker (see deploy/twcloud-scaler.service).
+// Builds the single-file bundle dist/twcloud-scaler.mjs from src/cli/entry.ts with esbuild: one file that runs with
+// a plain `node` (>= 20.12) and no node_modules, for hosts without Docker (see deploy/twcloud-scaler.service). The
+// entry runs the CLI unconditionally, so the bundle works under any file name.
 //
 // Usage: node scripts/bundle.mjs [--outfile PATH] [--entry PATH] [--minify]
 //
@@ -22,7 +23,7 @@ function arg(name, fallback) {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
 
-const entry = resolve(root, arg('--entry', 'src/cli/main.ts'));
+const entry = resolve(root, arg('--entry', 'src/cli/entry.ts'));
 const outfile = resolve(root, arg('--outfile', 'dist/twcloud-scaler.mjs'));
 const minify = process.argv.includes('--minify');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));

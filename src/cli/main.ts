@@ -1,11 +1,16 @@
-import { Command } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { addOptions, cliValues } from '../config/commander.js';
+import { coreOptions } from '../config/core-options.js';
 import { toCoreConfig } from '../config/core-config.js';
+import { missingSettings, missingSettingsMessage } from '../config/required.js';
 import { loadDotEnv, resolveOptions } from '../config/resolve.js';
 import { ConfigError, type OptionSpec } from '../config/types.js';
 import { allOptionSpecs } from '../config/sections.js';
+import { secretFlagWarnings, unknownEnvWarnings } from '../config/warnings.js';
 import { createObservability } from '../observability/wire.js';
+import { providers } from '../providers/registry.js';
 import type { CoreConfig } from '../config/core-config.js';
+import { applyHelpLayout, helpWidth } from './help.js';
 import { readFileUtf8, runDaemon, type DaemonHooks } from './run.js';
 import { VERSION } from './version.js';
 
@@ -14,6 +19,45 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
 }
+
+/** The process exit codes (README "Exit codes" and `--help` list the same). */
+export const EXIT = {
+  ok: 0,
+  /** A runtime failure: an API unreachable at start-up, a failed `--once` reconcile, a failed admin or tool command. */
+  failure: 1,
+  /** A configuration error (a missing or invalid setting, an unknown flag or command): restarting will not help. */
+  config: 2,
+  /** Interrupted (Ctrl-C) before the work was done. */
+  interrupted: 130,
+} as const;
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success (the daemon stopped on SIGTERM/SIGINT, a command finished)
+  1    runtime failure (an API unreachable at start-up, a failed --once
+       reconcile, a failed admin or timeweb command)
+  2    configuration error (a missing or invalid setting, an unknown flag or
+       command): fix the configuration, restarting will not help
+  130  interrupted by Ctrl-C (timeweb test, a second Ctrl-C in the demo)`;
+
+/** Commander's own command-line errors: configuration errors (exit 2), like a bad setting. */
+const USAGE_ERRORS = new Set([
+  'commander.unknownOption',
+  'commander.unknownCommand',
+  'commander.excessArguments',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.conflictingOption',
+  'commander.invalidArgument',
+]);
+
+/**
+ * Hidden flag that lets the daemon start the demo when nothing is configured. Only `npm start` (a fresh clone's quick
+ * start) passes it: the installed bin, the Docker image and the bundle never fall back, so a broken unattended
+ * deployment fails instead of looking alive.
+ */
+export const DEMO_FALLBACK_FLAG = '--demo-if-unconfigured';
 
 /** The subcommand names, each with the module that registers it (loaded only when needed). */
 const SUBCOMMANDS: Readonly<Record<string, (program: Command, io: CliIo) => Promise<void>>> = {
@@ -50,12 +94,15 @@ export async function buildProgram(io: CliIo, exit: (code: number) => void): Pro
   const program = new Command('twcloud-scaler')
     .description(
       'Woodpecker CI autoscaler for Timeweb Cloud: creates agent servers when workflows queue up and removes ' +
-        'them when idle.\nWith no cloud configured (no --provider and no --server-token) it starts the built-in ' +
-        'sandbox demo.',
+        'them when idle. Needs --provider, --server-token and the provider\'s token; `twcloud-scaler demo` runs ' +
+        'the sandbox demo without any cloud.',
     )
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for the list of options)')
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP)
+    .addOption(new Option(DEMO_FALLBACK_FLAG, 'start the demo when nothing is configured (npm start)').hideHelp());
   addOptions(program, specs);
 
   program.allowExcessArguments(true).action(async () => {
@@ -64,10 +111,13 @@ export async function buildProgram(io: CliIo, exit: (code: number) => void): Pro
       throw new ConfigError(`unknown command '${program.args[0] ?? ''}'; commands: ${known} (see --help)`);
     }
     const env = loadDotEnv(io.env, io.cwd, readFileUtf8);
-    const values = resolveOptions(specs, { cli: cliValues(program, specs), env, readFile: readFileUtf8 });
-    // Nothing configured and nothing asked of the daemon: show the demo. `--once` / `--dry-run` are requests to the
-    // daemon, so they get the missing-configuration error instead.
-    if (values.provider === '' && (values.serverToken ?? '') === '' && values.once !== true && values.dryRun !== true) {
+    const cli = cliValues(program, specs);
+    const values = resolveOptions(specs, { cli, env, readFile: readFileUtf8 });
+    // Nothing configured and nothing asked of the daemon: the demo, but only where that was asked for (npm start).
+    // `--once` / `--dry-run` are requests to the daemon, so they get the missing-configuration error instead.
+    const unconfigured = values.provider === '' && (values.serverToken ?? '') === '';
+    const demoAllowed = program.getOptionValue('demoIfUnconfigured') === true;
+    if (demoAllowed && unconfigured && values.once !== true && values.dryRun !== true) {
       await register(program, io, 'demo');
       const demo = program.commands.find((c) => c.name() === 'demo');
       if (demo) {
@@ -79,11 +129,22 @@ export async function buildProgram(io: CliIo, exit: (code: number) => void): Pro
         return;
       }
     }
+    const missing = missingSettings(values, coreOptions, providers);
+    if (missing.length > 0) throw new ConfigError(missingSettingsMessage(missing));
     const core = toCoreConfig(values);
-    exit(await runDaemon(core, values, specs, daemonHooks(core)));
+    const warnings = [...secretFlagWarnings(specs, cli), ...unknownEnvWarnings(specs, env)];
+    exit(await runDaemon(core, values, specs, { ...daemonHooks(core), warnings }));
   });
   for (const name of modulesFor(io.argv)) await register(program, io, name);
+  applyHelpLayout(program, helpWidth(process.stdout, io.env));
+  setExitOverride(program);
   return program;
+}
+
+/** Commander errors become exceptions everywhere (subcommands made with `new Command` inherit nothing). */
+function setExitOverride(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) setExitOverride(sub);
 }
 
 /** Metrics, the status model and the HTTP listener (status page, /metrics, admin API) for the daemon. */
@@ -97,33 +158,30 @@ function daemonHooks(core: CoreConfig): DaemonHooks {
   return { onRequest: (api, e) => obs.onRequest(api, e), start: (ctx) => obs.start(ctx) };
 }
 
+/**
+ * Runs the command line; resolves with the exit code ({@link EXIT}). Never exits the process: the entry point sets
+ * `process.exitCode` and lets pending output drain.
+ */
 export async function main(io: CliIo): Promise<number> {
-  let code = 0;
-  const program = await buildProgram(io, (c) => {
-    code = c;
-  });
+  let code: number = EXIT.ok;
   try {
+    const program = await buildProgram(io, (c) => {
+      code = c;
+    });
     await program.parseAsync([...io.argv], { from: 'user' });
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has printed its message (or the help / version) already.
+      return USAGE_ERRORS.has(e.code) ? EXIT.config : e.exitCode;
+    }
     if (e instanceof ConfigError) {
       process.stderr.write(`twcloud-scaler: configuration error: ${e.message}\n`);
-      return 2;
+      return EXIT.config;
     }
     // Expected failures (an unreachable API at start-up…) read best as one sentence; set DEBUG for the stack.
     const detail = e instanceof Error ? (process.env.DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
     process.stderr.write(`twcloud-scaler: ${detail}\n`);
-    return 1;
+    return EXIT.failure;
   }
   return code;
-}
-
-const isEntry = process.argv[1] !== undefined && /(?:^|[\\/])(?:main\.(?:ts|js)|twcloud-scaler(?:\.js|\.mjs)?)$/.test(process.argv[1]);
-if (isEntry) {
-  main({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() }).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`twcloud-scaler: ${String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }
