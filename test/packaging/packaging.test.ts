@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { allOptionSpecs } from '../../src/config/sections.js';
 
@@ -128,8 +129,82 @@ describe('single-file bundle', () => {
       assert.match(help.stdout, /^Usage: twcloud-scaler/);
       assert.match(help.stdout, /--http-addr/);
       assert.match(readFileSync(out, 'utf8').slice(0, 400), /^#!\/usr\/bin\/env node\n/);
+
+      // Any file name: a renamed copy runs too (it used to print nothing and exit 0).
+      const renamed = join(dir, `scaler-${randomBytes(4).toString('hex')}.mjs`);
+      copyFileSync(out, renamed);
+      const again = spawnSync(process.execPath, [renamed, '--version'], { encoding: 'utf8', cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+      assert.equal(again.status, 0, again.stderr);
+      assert.equal(again.stdout.trim(), pkg.version);
+      // Unconfigured, it fails loudly (no demo): exit 2 with the missing settings.
+      const bare = spawnSync(process.execPath, [renamed], { encoding: 'utf8', cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(bare.status, 2, bare.stderr);
+      assert.match(bare.stderr, /missing settings[^]*--server-token \(WOODPECKER_TOKEN, WOODPECKER_TOKEN_FILE\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm package', () => {
+  it('npm pack of a clean checkout builds dist/ and installs and runs with production dependencies only (offline)', { timeout: 600_000 }, () => {
+    const work = mkdtempSync(join(tmpdir(), 'twcloud-pack-'));
+    const run = (cmd: string, args: string[], cwd: string): ReturnType<typeof spawnSync> => {
+      const res = spawnSync(cmd, args, {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+      });
+      assert.equal(res.status, 0, `${cmd} ${args.join(' ')}:\n${String(res.stdout)}\n${String(res.stderr)}`);
+      return res;
+    };
+    try {
+      // A clean checkout: the files git knows (committed or new, not ignored), so no dist/; the dev dependencies only
+      // for the build (linked).
+      const src = join(work, 'src');
+      const listed = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT);
+      for (const file of String(listed.stdout).split('\0')) {
+        if (file === '' || !existsSync(join(ROOT, file))) continue;
+        mkdirSync(dirname(join(src, file)), { recursive: true });
+        copyFileSync(join(ROOT, file), join(src, file));
+      }
+      assert.equal(existsSync(join(src, 'dist')), false);
+      symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'), 'dir');
+      const out = join(work, 'out');
+      mkdirSync(out);
+      run('npm', ['pack', '--pack-destination', out], src);
+      const tarball = readdirSync(out).find((f) => f.endsWith('.tgz'));
+      assert.ok(tarball, 'npm pack wrote a tarball');
+      const listing = run('tar', ['-tzf', join(out, tarball)], work).stdout as string;
+      for (const f of ['package/bin/twcloud-scaler.js', 'package/dist/cli/entry.js', 'package/dist/cli/main.js', 'package/package.json']) {
+        assert.ok(listing.split('\n').includes(f), `${f} is in the package`);
+      }
+      assert.doesNotMatch(listing, /^package\/(src|test)\//m, 'no sources or tests');
+
+      // The tarball installed with production dependencies only, from the npm cache (no network): unpacked, with the
+      // lock file of the checkout so that npm needs no registry metadata.
+      const app = join(work, 'app');
+      mkdirSync(app);
+      run('tar', ['-xzf', join(out, tarball), '-C', app], work);
+      const pkgDir = join(app, 'package');
+      copyFileSync(join(src, 'package-lock.json'), join(pkgDir, 'package-lock.json'));
+      run('npm', ['install', '--offline', '--omit=dev', '--ignore-scripts'], pkgDir);
+      assert.ok(existsSync(join(pkgDir, 'node_modules', 'commander')), 'production dependencies are installed');
+      assert.equal(existsSync(join(pkgDir, 'node_modules', 'tsx')), false, 'tsx is not installed');
+      assert.equal(existsSync(join(pkgDir, 'node_modules', 'typescript')), false, 'typescript is not installed');
+      const bin = join(pkgDir, 'bin', 'twcloud-scaler.js');
+      const env = { PATH: process.env.PATH ?? '', HOME: work };
+      const version = spawnSync(bin, ['--version'], { cwd: app, encoding: 'utf8', env });
+      assert.equal(version.error, undefined, 'the bin is executable');
+      assert.equal(version.status, 0, version.stderr);
+      assert.equal(version.stdout.trim(), (JSON.parse(read('package.json')) as { version: string }).version);
+      const help = spawnSync(bin, ['--help'], { cwd: app, encoding: 'utf8', env });
+      assert.equal(help.status, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: twcloud-scaler/);
+      const bare = spawnSync(bin, [], { cwd: app, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(bare.status, 2, `unconfigured: a configuration error, not the demo\n${bare.stderr}`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });
