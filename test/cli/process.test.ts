@@ -104,6 +104,7 @@ describe('unattended start', () => {
           '--server-token', 'wp-secret-0123456789',
           '--timewebcloud-api-token', 'tw-secret-9876543210',
           '--timewebcloud-api-url', url,
+          '--grpc-addr', url.replace('http://', ''),
           '--http-addr', 'off',
           '--log-format', 'json',
         ],

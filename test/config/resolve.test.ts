@@ -91,7 +91,7 @@ describe('resolveOptions: empty secret files', () => {
         () => resolveOptions(secretSpecs, { cli: {}, env: { APP_TOKEN_FILE: '/run/secrets/token' }, readFile: () => content }),
         (err: unknown) =>
           err instanceof ConfigError &&
-          err.message === 'invalid value for --token (APP_TOKEN, APP_TOKEN_FILE): the file named by APP_TOKEN_FILE ("/run/secrets/token") is empty',
+          err.message === 'invalid value for --token (APP_TOKEN_FILE): the file named by APP_TOKEN_FILE ("/run/secrets/token") is empty',
       );
     });
   }
