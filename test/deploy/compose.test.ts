@@ -154,7 +154,7 @@ describe('walk-through: "I already run Woodpecker" → --once --dry-run (README,
     return new Promise((resolve) => {
       execFile(
         process.execPath,
-        ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...args],
+        ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/entry.ts'), ...args],
         // An empty working directory: no .env of the developer's is loaded.
         { cwd: emptyDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeout: 60_000 },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
