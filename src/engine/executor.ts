@@ -14,6 +14,8 @@ export interface WoodpeckerApi {
   updateAgent(a: { id: number; name: string; no_schedule: boolean }, signal?: AbortSignal): Promise<WoodpeckerAgent>;
   deleteAgent(id: number, signal?: AbortSignal): Promise<'deleted' | 'has-running-tasks' | 'not-found'>;
   agentTasks(id: number, signal?: AbortSignal): Promise<WoodpeckerTask[]>;
+  /** The server's clock now (unix ms), from its `Date` header; undefined when unknown. */
+  serverNow?(): number | undefined;
 }
 
 export type Outcome = 'done' | 'skipped' | 'failed' | 'dry-run';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../util/clock.js';
+import { monotonicNow, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import type { WoodpeckerApi } from './executor.js';
 import type { Reconciler } from './reconciler.js';
@@ -27,21 +27,23 @@ function sleepUntilAborted(clock: Clock, ms: number, signal: AbortSignal): Promi
 /**
  * The daemon loop: a full reconcile right at start, then every `interval`; between them, a queue poll every
  * `queuePollInterval` runs a scale-up-only tick when workflows are pending. Ticks never overlap (it is one
- * sequential loop). Returns when `signal` aborts, after the current tick.
+ * sequential loop). Returns when `signal` aborts, after the current tick. Scheduled on the clock's monotonic time:
+ * stepping the wall clock back or forward neither stalls nor bursts ticks.
  */
 export async function runLoop(opts: LoopOptions): Promise<void> {
   const { reconciler, clock, logger, signal } = opts;
-  let nextFull = clock.now();
+  const mono = (): number => monotonicNow(clock);
+  let nextFull = mono();
   // The fast queue poll is part of the default policy only: upstream reacts once per interval.
   const pollEvery = reconciler.config.policy === 'default' ? opts.queuePollInterval : 0;
-  let nextPoll = pollEvery > 0 ? clock.now() + pollEvery : Infinity;
+  let nextPoll = pollEvery > 0 ? mono() + pollEvery : Infinity;
   while (!signal.aborted) {
-    const now = clock.now();
+    const now = mono();
     if (now >= nextFull) {
       nextFull = now + opts.interval;
       await safeTick(reconciler, 'full', logger);
       // A full tick also covers the poll.
-      if (pollEvery > 0) nextPoll = clock.now() + pollEvery;
+      if (pollEvery > 0) nextPoll = mono() + pollEvery;
     } else if (now >= nextPoll) {
       nextPoll = now + pollEvery;
       try {
@@ -52,7 +54,7 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
       }
     }
     if (signal.aborted) break;
-    const wait = Math.min(nextFull, nextPoll) - clock.now();
+    const wait = Math.min(nextFull, nextPoll) - mono();
     if (wait > 0) await sleepUntilAborted(clock, wait, signal);
   }
   logger.info('autoscaler loop stopped');

@@ -154,9 +154,12 @@ class Planner {
     return this.cfg.policy === 'default';
   }
 
-  /** Seconds-resolution agent timestamp → ms age. The one place the age of a Woodpecker timestamp is computed. */
+  /**
+   * Seconds-resolution agent timestamp → ms age, on the Woodpecker server's clock (it stamped the timestamp). The
+   * one place the age of a Woodpecker timestamp is computed.
+   */
   private ageOf(unixSeconds: number): number {
-    return this.now - unixSeconds * 1000;
+    return (this.obs.woodpeckerNow ?? this.now) - unixSeconds * 1000;
   }
 
   /**

@@ -113,6 +113,8 @@ export class Reconciler {
     const servers = inventory?.servers;
     if (mode === 'full') this.lastServers = servers;
     const obs: Observation = { now: clock.now(), agents, queue, servers };
+    const woodpeckerNow = woodpecker.serverNow?.();
+    if (woodpeckerNow !== undefined) obs.woodpeckerNow = woodpeckerNow;
     if (inventory && inventory.legacy.length > 0) obs.legacyServers = inventory.legacy;
     if (inventory && inventory.foreign.length > 0) obs.foreignServers = inventory.foreign;
     return obs;

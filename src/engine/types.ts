@@ -33,6 +33,12 @@ export interface EngineConfig {
 export interface Observation {
   /** unix ms */
   now: number;
+  /**
+   * The Woodpecker server's clock at the observation (unix ms), estimated from its `Date` header; agent ages are
+   * measured against it (a daemon clock ahead or behind does not make agents look stale or never-connected).
+   * Undefined when the server sent no `Date` header: ages use `now`.
+   */
+  woodpeckerNow?: number;
   /** Every agent on the server (all pages); the planner picks the pool's own. */
   agents: readonly WoodpeckerAgent[];
   queue: QueueInfo;

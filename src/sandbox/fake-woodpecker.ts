@@ -760,6 +760,8 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
 
   app.use('*', async (c, next) => {
     c.header('X-WOODPECKER-VERSION', FAKE_WOODPECKER_VERSION);
+    // Go's net/http stamps every answer with the server's clock, 1 s resolution (http.TimeFormat).
+    c.header('Date', new Date(clock.now()).toUTCString());
     await next();
   });
 

@@ -64,6 +64,11 @@ export class VirtualClock implements Clock {
     return this.t;
   }
 
+  /** Virtual time never steps back; its monotonic reading is the same number (see `steppedClock` for jumps). */
+  monotonic(): number {
+    return this.t;
+  }
+
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {
@@ -281,5 +286,34 @@ export class VirtualClock implements Clock {
     }
     h[i] = last;
     return top;
+  }
+}
+
+/**
+ * A clock whose wall time can be stepped (like NTP or an operator setting the date) while its monotonic time and
+ * its sleeps run on `base`. Chaos and loop tests give it to the daemon to prove that scheduling, readiness and ages
+ * do not depend on the wall clock.
+ */
+export class SteppedClock implements Clock {
+  /** Added to the base clock's wall time. */
+  offset = 0;
+
+  constructor(private readonly base: Clock) {}
+
+  now(): number {
+    return this.base.now() + this.offset;
+  }
+
+  monotonic(): number {
+    return this.base.monotonic ? this.base.monotonic() : this.base.now();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.base.sleep(ms, signal);
+  }
+
+  /** Steps the wall clock by `ms` (negative = back). */
+  step(ms: number): void {
+    this.offset += ms;
   }
 }

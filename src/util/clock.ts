@@ -1,15 +1,31 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Time is injected everywhere so the same engine runs in real time (daemon, demo) and in virtual time
- * (simulator, tests). All values are milliseconds since the Unix epoch.
+ * (simulator, tests). `now()` is wall time, milliseconds since the Unix epoch: for timestamps shown to people and
+ * compared with other machines. `monotonic()` never jumps when the wall clock is stepped (NTP, an operator, a VM
+ * resumed): scheduling, timeouts and "how long ago" on this process use it. `sleep` waits monotonic time.
  */
 export interface Clock {
   now(): number;
+  /**
+   * Milliseconds on a clock that only moves forward at a steady rate, from an arbitrary origin (compare two
+   * readings of the same clock, never with `now()`). Optional for small test clocks: `monotonicNow` falls back to
+   * `now()`.
+   */
+  monotonic?(): number;
   /** Resolves after `ms` of this clock's time, or rejects with the signal's reason when aborted. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The clock's monotonic reading, or its wall time when it has none (test clocks that never jump). */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic ? clock.monotonic() : clock.now();
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {

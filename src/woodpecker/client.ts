@@ -1,4 +1,4 @@
-import { systemClock } from '../util/clock.js';
+import { monotonicNow, systemClock } from '../util/clock.js';
 import type { Clock, FetchFn, RandomFn } from '../util/clock.js';
 import { isRecord } from '../util/guards.js';
 import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../util/http.js';
@@ -112,6 +112,8 @@ export class WoodpeckerClient {
   private readonly retryMaxMs: number;
   private readonly maxPages: number;
   private readonly onRequest: ((e: WoodpeckerRequestEvent) => void) | undefined;
+  /** The last `Date` header the server sent (unix ms, 1 s resolution) and the monotonic time it arrived. */
+  private serverDate: { at: number; mono: number } | undefined;
 
   constructor(opts: WoodpeckerClientOptions) {
     this.base = normalizeBaseUrl(opts.baseUrl);
@@ -127,6 +129,18 @@ export class WoodpeckerClient {
     this.retryMaxMs = opts.retryMaxMs ?? 10_000;
     this.maxPages = opts.maxPages ?? 200;
     this.onRequest = opts.onRequest;
+  }
+
+  /**
+   * An estimate of the Woodpecker server's clock now (unix ms), from the `Date` header of its last answer carried
+   * forward on our monotonic clock; undefined before any answer with a `Date` header. Agent timestamps
+   * (`created`, `last_contact`, `last_work`) are stamped by that clock, so ages computed against it are immune to
+   * a skewed or stepped daemon clock. The header has 1 s resolution (truncated): the middle of that second is used.
+   */
+  serverNow(): number | undefined {
+    const d = this.serverDate;
+    if (!d) return undefined;
+    return d.at + 500 + (monotonicNow(this.clock) - d.mono);
   }
 
   /** The normalised base URL (trailing `/` stripped), without credentials, for messages. */
@@ -183,11 +197,14 @@ export class WoodpeckerClient {
     );
   }
 
-  /** Registers an agent; the answer carries its per-agent token. Never retried (a retry could create a twin). */
-  async createAgent(name: string, signal?: AbortSignal): Promise<WoodpeckerAgent> {
+  /**
+   * Registers an agent; the answer carries its per-agent token. Never retried (a retry could create a twin).
+   * `noSchedule` registers it drained (the lease record: it must never get work).
+   */
+  async createAgent(name: string, signal?: AbortSignal, opts: { noSchedule?: boolean } = {}): Promise<WoodpeckerAgent> {
     const endpoint: WoodpeckerEndpoint = 'POST /api/agents';
     const raw = await this.callJson(
-      { method: 'POST', endpoint, path: '/api/agents', body: { name, no_schedule: false } },
+      { method: 'POST', endpoint, path: '/api/agents', body: { name, no_schedule: opts.noSchedule === true } },
       signal,
     );
     const agent = toAgent(raw);
@@ -320,7 +337,7 @@ export class WoodpeckerClient {
 
   /** One HTTP attempt with its own timeout. The injected fetch may ignore the signal, so we race it too. */
   private async attempt(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
-    const started = this.clock.now();
+    const started = monotonicNow(this.clock);
     let status = 0;
     try {
       const res = await attempt({
@@ -335,6 +352,7 @@ export class WoodpeckerClient {
         maxResponseBytes: this.maxResponseBytes,
       });
       status = res.status;
+      this.noteDate(res.headers.get('date'));
       return res;
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;
@@ -357,8 +375,14 @@ export class WoodpeckerClient {
         { cause: err.cause },
       );
     } finally {
-      this.report(spec.endpoint, status, this.clock.now() - started);
+      this.report(spec.endpoint, status, monotonicNow(this.clock) - started);
     }
+  }
+
+  private noteDate(header: string | null): void {
+    if (!header) return;
+    const at = Date.parse(header);
+    if (Number.isFinite(at)) this.serverDate = { at, mono: monotonicNow(this.clock) };
   }
 
   private report(endpoint: WoodpeckerEndpoint, status: number, durationMs: number): void {

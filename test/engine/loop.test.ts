@@ -4,7 +4,7 @@ import { runLoop } from '../../src/engine/loop.js';
 import { Reconciler, type TickReport } from '../../src/engine/reconciler.js';
 import type { Policy } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
+import { SteppedClock, VirtualClock } from '../../src/sandbox/virtual-clock.js';
 import { seededRandom } from '../../src/util/clock.js';
 import { MIN, NOW, SEC, config, queue } from './fixtures.js';
 import { ALL_PROVIDER, ALL_WP, CallLog, StubProvider, StubWoodpecker } from './stubs.js';
@@ -27,6 +27,8 @@ interface StartOptions {
   interval?: number;
   poll?: number;
   pendingAt?: (t: number) => number;
+  /** The daemon's clock (wall time may be stepped) built on the virtual clock; default: the virtual clock itself. */
+  daemonClock?: (vc: VirtualClock) => SteppedClock;
   /** Runs before the loop starts (the first tick begins synchronously). */
   before?: (h: Omit<Harness, 'done' | 'finished'>) => void;
 }
@@ -44,11 +46,12 @@ function start(opts: StartOptions = {}): Harness {
     queueReads.push(t);
     return queue({ pending: opts.pendingAt?.(t) ?? 0 });
   };
+  const daemonClock = opts.daemonClock?.(clock) ?? clock;
   const reconciler = new Reconciler({
     config: config({ policy: opts.policy ?? 'default', reconciliationInterval: opts.interval ?? MIN }),
     woodpecker: wp,
     provider,
-    clock,
+    clock: daemonClock,
     random: seededRandom(3),
     logger: silentLogger(),
     renderUserData: () => '#cloud-config\n',
@@ -62,7 +65,7 @@ function start(opts: StartOptions = {}): Harness {
   const done = runLoop({
     reconciler,
     woodpecker: wp,
-    clock,
+    clock: daemonClock,
     logger: silentLogger(),
     interval: opts.interval ?? MIN,
     queuePollInterval: opts.poll ?? 0,
@@ -193,5 +196,40 @@ describe('runLoop', () => {
     await stop(h);
     await h.clock.runFor(5 * MIN);
     assert.deepEqual(at(h.ticks), [['full', 0]]);
+  });
+
+  it('schedules on monotonic time: the wall clock stepped back 1 h and forward 1 h neither stalls nor bursts ticks', async () => {
+    let wall: SteppedClock | undefined;
+    const h = start({
+      interval: MIN,
+      poll: 5 * SEC,
+      pendingAt: () => 0,
+      daemonClock: (vc) => (wall = new SteppedClock(vc)),
+    });
+    assert.ok(wall);
+    await h.clock.runUntil(NOW + 150 * SEC);
+    wall.step(-3_600_000);
+    await h.clock.runUntil(NOW + 270 * SEC);
+    wall.step(+3_600_000);
+    await h.clock.runUntil(NOW + 390 * SEC);
+    // Ticks by virtual (monotonic) time: one full tick per minute throughout, polls every 5 s in between.
+    assert.deepEqual(
+      h.ticks.map((t) => t.mode),
+      ['full', 'full', 'full', 'full', 'full', 'full', 'full'],
+      'a full tick at 0, 1, …, 6 min of monotonic time',
+    );
+    assert.equal(h.ticks[3]?.startedAt, NOW + 3 * MIN - 3_600_000, 'reports still carry the (stepped) wall time');
+    const reads = h.queueReads;
+    for (let i = 1; i < reads.length; i++) {
+      const gap = (reads[i] ?? 0) - (reads[i - 1] ?? 0);
+      assert.ok(gap <= 5 * SEC, `queue polled every 5 s at most (gap ${gap} ms at read ${i})`);
+      assert.ok(gap >= 0, 'no burst of reads');
+    }
+    assert.deepEqual(
+      reads,
+      Array.from({ length: 390 / 5 + 1 }, (_, i) => i * 5 * SEC),
+      'every 5 s exactly (the full ticks at whole minutes cover the poll), no stall, no extra reads after a jump',
+    );
+    await stop(h);
   });
 });
