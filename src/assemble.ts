@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import { buildAgentEnvironment, renderUserData } from './cloudinit/render.js';
 import { engineConfigFrom, type CoreConfig } from './config/core-config.js';
 import { ConfigError, type OptionValues } from './config/types.js';
+import { leaseTtl } from './engine/lease.js';
+import { LeaseKeeper } from './engine/lease-keeper.js';
 import { runLoop } from './engine/loop.js';
-import { Reconciler } from './engine/reconciler.js';
+import { Reconciler, type TickReport } from './engine/reconciler.js';
 import type { EngineConfig } from './engine/types.js';
 import { findProvider, unknownProviderMessage } from './providers/registry.js';
 import type { DeployAgent, Provider } from './providers/types.js';
@@ -32,6 +34,8 @@ export interface Assembled {
   reconciler: Reconciler;
   woodpecker: WoodpeckerClient;
   provider: Provider;
+  /** The single-acting-instance lease (a record on the Woodpecker server; see src/engine/lease.ts). */
+  lease: LeaseKeeper;
   /** The queue poll period the loop should use (0 in the upstream policy). */
   queuePollInterval: number;
 }
@@ -93,6 +97,16 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     onRequest: (e) => opts.onRequest?.('timeweb', e),
   });
   const engine = engineConfigFrom(core, provider.billingModel);
+  const lease = new LeaseKeeper({
+    api: woodpecker,
+    // TODO(ownership): engine.installationId once the installation identity is on main.
+    installationId: engine.poolId,
+    clock,
+    random,
+    logger,
+    ttl: leaseTtl(engine.reconciliationInterval),
+    dryRun: core.dryRun,
+  });
   const renderFor = (agent: DeployAgent): string => agentUserData(core, provider, agent);
   const reconciler = new Reconciler({
     config: engine,
@@ -103,19 +117,24 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     logger,
     renderUserData: renderFor,
     dryRun: core.dryRun,
+    lease,
   });
   return {
     engine,
     reconciler,
     woodpecker,
     provider,
+    lease,
     queuePollInterval: engine.policy === 'default' ? core.queuePollInterval : 0,
   };
 }
 
-/** Runs the daemon loop of an assembled engine until `signal` aborts (the tick in progress is finished first). */
-export function runAssembled(a: Assembled, opts: { clock: Clock; logger: Logger; signal: AbortSignal }): Promise<void> {
-  return runLoop({
+/**
+ * Runs the daemon loop of an assembled engine until `signal` aborts (the tick in progress is finished first), then
+ * releases the lease so a standby instance takes over at once.
+ */
+export async function runAssembled(a: Assembled, opts: { clock: Clock; logger: Logger; signal: AbortSignal }): Promise<void> {
+  await runLoop({
     reconciler: a.reconciler,
     woodpecker: a.woodpecker,
     clock: opts.clock,
@@ -124,4 +143,14 @@ export function runAssembled(a: Assembled, opts: { clock: Clock; logger: Logger;
     queuePollInterval: a.queuePollInterval,
     signal: opts.signal,
   });
+  await a.lease.release();
+}
+
+/** `--once`: one full reconcile (taking the lease if nobody holds it), then the lease is released. */
+export async function tickOnce(a: Assembled): Promise<TickReport> {
+  try {
+    return await a.reconciler.tick('full');
+  } finally {
+    await a.lease.release();
+  }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { assembleEngine, runAssembled, type ApiRequestHook } from '../assemble.js';
+import { assembleEngine, runAssembled, tickOnce, type ApiRequestHook } from '../assemble.js';
 import { validateTemplate } from '../cloudinit/render.js';
 import type { CoreConfig } from '../config/core-config.js';
 import { formatDuration } from '../config/duration.js';
@@ -39,6 +39,7 @@ export function loggerFor(core: Pick<CoreConfig, 'logLevel' | 'logFormat'>): Log
 /** One line per tick outcome for `--once` and dry runs: what was planned and why. */
 export function describeReport(report: TickReport): string[] {
   const lines: string[] = [];
+  if (report.lease && report.lease.role !== 'acting') lines.push(`lease: ${report.lease.reason}`);
   const s = report.plan?.summary;
   if (s) {
     lines.push(
@@ -104,9 +105,10 @@ export async function runDaemon(
 
   try {
     if (core.once) {
-      const report = await reconciler.tick('full');
+      const report = await tickOnce(assembled);
       for (const line of describeReport(report)) process.stdout.write(`${line}\n`);
-      return report.ok ? 0 : 1;
+      // Standing by (another instance holds the lease) is not a reconcile: non-zero.
+      return report.ok && report.lease?.role !== 'standby' ? 0 : 1;
     }
     const stop = new AbortController();
     const onSignal = (sig: string): void => {

@@ -4,6 +4,8 @@ import type { Clock, RandomFn } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import { applyResults } from './after.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
+import type { LeaseStatus } from './lease.js';
+import type { LeaseGate } from './lease-keeper.js';
 import { nextMemory } from './memory.js';
 import type { ForeignResource } from './pool.js';
 import { plan } from './planner.js';
@@ -19,6 +21,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   renderUserData: (agent: DeployAgent) => string;
   dryRun?: boolean;
+  /** The single-acting-instance lease: a tick acts only while this instance holds it. None = always act. */
+  lease?: LeaseGate;
   /** Run the provider's sweep (orphan floating IPs…) every this many ms; 0 disables. Default 10 minutes. */
   sweepInterval?: number;
 }
@@ -37,6 +41,8 @@ export interface TickReport {
   plan?: Plan;
   results: ActionResult[];
   memory: EngineMemory;
+  /** The lease check of this tick (no plan and no actions while standing by). */
+  lease?: LeaseStatus;
 }
 
 export type TickListener = (report: TickReport) => void;
@@ -151,6 +157,7 @@ export class Reconciler {
     let planned: Plan | undefined;
     let results: ActionResult[] = [];
     let state: Observation | undefined;
+    let lease: LeaseStatus | undefined;
     try {
       try {
         observation = await this.observe(mode, signal);
@@ -158,7 +165,12 @@ export class Reconciler {
         errors.push(`observing the Woodpecker server failed: ${errorMessage(e)}`);
         logger.error({ err: errorMessage(e) }, 'reconciliation failed: could not observe the Woodpecker server');
       }
-      if (observation) {
+      if (observation && this.deps.lease) {
+        lease = await this.deps.lease.check(observation.agents, mode, signal);
+        if (lease.error !== undefined) errors.push(`lease: ${lease.error}`);
+      }
+      const standby = lease?.role === 'standby';
+      if (observation && !standby) {
         if (observation.servers === undefined && mode === 'full') errors.push('listing provider servers failed');
         planned = plan(observation, config, this.memory, mode);
         this.warnForeign(planned.foreign, mode);
@@ -204,8 +216,8 @@ export class Reconciler {
         this.memory = nextMemory(this.memory, observation, results, config);
       }
       // Upkeep writes (marking new floating IPs) happen here, not in list(): a dry run sends no write.
-      if (mode === 'full' && observation?.servers && !this.deps.dryRun) await this.deps.provider.tend?.(signal);
-      if (mode === 'full') await this.maybeSweep(errors, signal);
+      if (mode === 'full' && observation?.servers && !this.deps.dryRun && !standby) await this.deps.provider.tend?.(signal);
+      if (mode === 'full' && !standby) await this.maybeSweep(errors, signal);
     } finally {
       this.running = false;
     }
@@ -220,6 +232,7 @@ export class Reconciler {
       plan: planned,
       results,
       memory: this.memory,
+      ...(lease ? { lease } : {}),
     };
     this.last = report;
     for (const l of this.listeners) {
