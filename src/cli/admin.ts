@@ -95,7 +95,8 @@ export function formatStatus(s: StatusSnapshot): string {
   if (p.minAgents !== null && p.maxAgents !== null) cfg.push(`${p.minAgents}-${p.maxAgents} agents`);
   if (p.workflowsPerAgent !== null) cfg.push(`${p.workflowsPerAgent} workflows/agent`);
   if (p.billingModel) cfg.push(`${p.billingModel} billing`);
-  const state = s.admin.paused ? 'PAUSED' : !s.lastTick ? 'starting' : s.lastTick.ok ? 'running' : 'errors';
+  const standby = s.lease?.role === 'standby';
+  const state = standby ? 'STANDBY' : s.admin.paused ? 'PAUSED' : !s.lastTick ? 'starting' : s.lastTick.ok ? 'running' : 'errors';
   out.push(`Pool ${p.poolId ?? '?'}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
   if (p.installationId) out.push(`Installation: ${p.installationId} (in every server marker and agent-name tag)`);
   const lt = s.lastTick;
@@ -104,6 +105,12 @@ export function formatStatus(s: StatusSnapshot): string {
       ? `Last reconcile: ${ago(s.now, lt.finishedAt)} (${lt.mode}, ${lt.ok ? 'ok' : `${lt.errors.length} error(s)`})`
       : 'Last reconcile: none yet',
   );
+  if (s.lease) {
+    const l = s.lease;
+    const records = l.records.map((r) => `#${r.id} ${r.name}`).join(', ') || 'none';
+    const what = l.role === 'acting' ? 'this instance holds it, acts' : l.role === 'standby' ? `standing by, not acting: ${l.reason}` : l.reason;
+    out.push(`Lease: ${what} (this instance ${l.self}; records: ${records})`);
+  }
   if (p.desired !== null) {
     out.push(`Target agents: ${p.desired} schedulable after the last reconcile (the queue needs ${p.required ?? '?'}, capacity counted ${p.available ?? '?'})`);
   }

@@ -6,6 +6,7 @@ import { roughDuration } from '../config/duration.js';
 import { ConfigError } from '../config/types.js';
 import type { EngineMemory } from '../engine/types.js';
 import type { Clock } from '../util/clock.js';
+import type { LeaseStatus } from '../engine/lease.js';
 import { listen, type FetchApp, type Listening } from '../util/serve.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './page.js';
@@ -70,12 +71,18 @@ export interface Readiness {
 
 /**
  * Ready = a full reconcile finished within `maxTickAge` and in it both the Woodpecker server and the cloud API
- * answered. Failed actions (a create refused by the cloud, say) do not make the process unready: restarting it
- * would not help; they show in `/api/status`, the logs and the metrics.
+ * answered, and this instance acts (holds the lease). Failed actions (a create refused by the cloud, say) do not
+ * make the process unready: restarting it would not help; they show in `/api/status`, the logs and the metrics.
+ * `ageMs` is measured on the monotonic clock (how long ago the last full reconcile finished), so stepping the wall
+ * clock never makes it look stale or fresh.
  */
-export function readiness(last: TickStatus | null, now: number, maxTickAge: number): Readiness {
-  if (!last) return { ready: false, reason: 'no full reconcile has finished yet', lastFullTickAt: null, ageMs: null };
-  const ageMs = Math.max(0, now - last.finishedAt);
+export function readiness(
+  last: TickStatus | null,
+  ageMs: number | null,
+  maxTickAge: number,
+  lease: Pick<LeaseStatus, 'role' | 'reason'> | null = null,
+): Readiness {
+  if (!last || ageMs === null) return { ready: false, reason: 'no full reconcile has finished yet', lastFullTickAt: null, ageMs: null };
   const base = { lastFullTickAt: last.finishedAt, ageMs };
   if (ageMs > maxTickAge) {
     return { ready: false, reason: `the last full reconcile finished ${roughDuration(ageMs)} ago (limit ${roughDuration(maxTickAge)})`, ...base };
@@ -87,6 +94,7 @@ export function readiness(last: TickStatus | null, now: number, maxTickAge: numb
   if (!last.providerOk) {
     return { ready: false, reason: 'the cloud provider API did not answer in the last reconcile (listing servers failed)', ...base };
   }
+  if (lease?.role === 'standby') return { ready: false, reason: `standing by, not acting: ${lease.reason}`, ...base };
   return { ready: true, reason: 'ok', ...base };
 }
 
@@ -224,7 +232,7 @@ export function createHttpApp(opts: HttpAppOptions): Hono {
   app.get('/healthz', (c) => c.text('ok\n', 200, NO_STORE));
 
   app.get('/readyz', (c) => {
-    const r = readiness(status.lastFullTick(), clock.now(), opts.readiness.maxTickAge);
+    const r = readiness(status.lastFullTick(), status.lastFullTickAgeMs(), opts.readiness.maxTickAge, status.lease());
     return c.json(r, r.ready ? 200 : 503, NO_STORE);
   });
 

@@ -94,7 +94,8 @@ function renderHeader(s){
   setText("pool", p.poolId !== null && p.poolId !== undefined ? "pool " + p.poolId + (p.installationId ? " \\u00b7 installation " + p.installationId : "") : "");
   document.title = "twcloud-scaler" + (p.poolId ? " \\u00b7 pool " + p.poolId : "");
   var st = $("state"); var lt = s.lastTick;
-  if (s.admin && s.admin.paused){ st.textContent = "paused"; st.className = "pill warn"; }
+  if (s.lease && s.lease.role === "standby"){ st.textContent = "standby"; st.className = "pill warn"; }
+  else if (s.admin && s.admin.paused){ st.textContent = "paused"; st.className = "pill warn"; }
   else if (!lt){ st.textContent = "starting"; st.className = "pill muted"; }
   else if (!lt.ok){ st.textContent = "errors"; st.className = "pill bad"; }
   else { st.textContent = "running"; st.className = "pill ok"; }
@@ -167,6 +168,10 @@ function renderDecisions(s){
 function renderTick(s){
   var box = $("tick"); box.replaceChildren();
   var ad = s.admin || {}; var adm = [];
+  var ls = s.lease;
+  if (ls && ls.role === "standby") adm.push("Standing by, not acting: " + ls.reason + ".");
+  if (ls && ls.role === "observing") adm.push(ls.reason + ".");
+  if (ls && ls.records && ls.records.length) adm.push("Lease records (Woodpecker agents, not pool agents): " + ls.records.map(function(r){ return "#" + r.id + " " + r.name; }).join(", ") + "; this instance is " + ls.self + ".");
   if (ad.paused) adm.push("Scaling is paused by an operator: no agents are added or drained (twcloud-scaler resume).");
   if (ad.provisionFailures > 0) adm.push(ad.provisionFailures + " failed provision(s) in a row" + (ad.createBlockedUntil > s.now ? "; no new server before " + clock(ad.createBlockedUntil) : "") + ".");
   if (ad.cordoned && ad.cordoned.length) adm.push("Cordoned: " + ad.cordoned.join(", ") + ".");

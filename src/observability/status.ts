@@ -3,7 +3,8 @@ import { poolMembership, poolNamePattern, runningTasksByAgent } from '../engine/
 import type { ActionKind, EngineConfig, EngineMemory, PlanMode, PlanSummary, ReasonCode } from '../engine/types.js';
 import type { Outcome } from '../engine/executor.js';
 import type { AccountBalance, ProviderServer, ServerState } from '../providers/types.js';
-import type { Clock } from '../util/clock.js';
+import { monotonicNow, type Clock } from '../util/clock.js';
+import type { LeaseStatus } from '../engine/lease.js';
 import { CostMeter, scrubText, type PriceSource } from './derive.js';
 
 /**
@@ -172,6 +173,11 @@ export interface StatusSnapshot {
   queue: QueueStatus | null;
   lastTick: TickStatus | null;
   lastFullTick: TickStatus | null;
+  /**
+   * The single-acting-instance lease at the last tick: `acting`, `standby` (another instance of this installation
+   * acts; this one changes nothing) or `observing` (dry run). Its records are not pool agents and are listed here only.
+   */
+  lease: LeaseStatus | null;
   cost: CostStatus;
   /** Most recent first. */
   decisions: Decision[];
@@ -203,6 +209,10 @@ export interface StatusTracker {
   decisions(limit?: number): Decision[];
   /** The last full reconcile, for readiness. */
   lastFullTick(): TickStatus | null;
+  /** How long ago the last full reconcile finished, on the monotonic clock (null: none yet). */
+  lastFullTickAgeMs(): number | null;
+  /** The lease at the last tick (null: no lease check yet). */
+  lease(): LeaseStatus | null;
   /** Agent names seen in the pool at the last observation. */
   knownAgents(): ReadonlySet<string>;
 }
@@ -243,6 +253,8 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
   let lastWithObservation: TickReport | undefined;
   let lastServers: readonly ProviderServer[] | undefined;
   let lastFull: TickStatus | null = null;
+  let lastFullMono: number | undefined;
+  let lease: LeaseStatus | null = null;
   let lastTick: TickStatus | null = null;
   let known = new Set<string>();
   /** Ring of decisions, oldest first. */
@@ -262,6 +274,8 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     const drainReq = new Set(mem.drainRequested);
     const running = runningTasksByAgent(obs.queue.running ?? []);
     const servers = new Map((lastServers ?? []).map((s) => [s.name, s] as const));
+    // Agent timestamps are on the Woodpecker server's clock: judge them on it (its offset from ours at the tick).
+    const wpNow = now + (obs.woodpeckerNow !== undefined ? obs.woodpeckerNow - obs.now : 0);
     // Only this installation's agents (the planner's membership rule); look-alikes are listed under `foreign`.
     return (config ? poolMembership(obs, config, mem.adopted).agents : [...obs.agents])
       .sort((a, b) => a.id - b.id)
@@ -269,7 +283,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
         const tasks = running.get(a.id) ?? 0;
         const createdAt = secondsToMs(a.created);
         const lastContactAt = secondsToMs(a.last_contact);
-        const sinceContact = now - (lastContactAt ?? createdAt ?? now);
+        const sinceContact = wpNow - (lastContactAt ?? createdAt ?? wpNow);
         let state: AgentState;
         if (a.no_schedule) state = 'drained';
         else if (tasks > 0) state = 'busy';
@@ -285,7 +299,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
           cordoned: cordoned.has(a.name),
           drainRequested: drainReq.has(a.name),
           createdAt,
-          ageMs: createdAt === null ? null : Math.max(0, now - createdAt),
+          ageMs: createdAt === null ? null : Math.max(0, wpNow - createdAt),
           lastContactAt,
           lastWorkAt: secondsToMs(a.last_work),
           runningTasks: tasks,
@@ -315,7 +329,11 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
   function observeTick(report: TickReport): void {
     last = report;
     lastTick = tickStatus(report);
-    if (report.mode === 'full') lastFull = lastTick;
+    if (report.mode === 'full') {
+      lastFull = lastTick;
+      lastFullMono = monotonicNow(clock);
+    }
+    if (report.lease) lease = report.lease;
     const obs = afterTick(report);
     if (!obs) return;
     lastWithObservation = report;
@@ -428,6 +446,7 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
       queue,
       lastTick,
       lastFullTick: lastFull,
+      lease: lease ? { ...lease, records: lease.records.map((r) => ({ ...r })) } : null,
       cost: {
         currency: price?.currency ?? null,
         perHour: price?.perHour ?? null,
@@ -456,6 +475,8 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
     snapshot,
     decisions,
     lastFullTick: () => lastFull,
+    lastFullTickAgeMs: () => (lastFullMono === undefined ? null : Math.max(0, monotonicNow(clock) - lastFullMono)),
+    lease: () => lease,
     knownAgents: () => known,
   };
 }
