@@ -56,6 +56,7 @@ export interface HttpAppOptions {
   adminAccess?: AdminAccess;
   /** Answer only requests with a loopback `Host` (421 otherwise). Set for a loopback bind: `hostCheckFor(addr)`. */
   loopbackHostOnly?: boolean;
+  /** The tracker's clock (readiness reads the monotonic age of the last reconcile from the tracker). */
   clock: Clock;
   /** `/readyz` fails when the last full reconcile finished longer ago than this (ms); use 3 × the interval. */
   readiness: { maxTickAge: number };
@@ -198,7 +199,7 @@ function hostOfHeader(host: string | undefined): string | undefined {
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function createHttpApp(opts: HttpAppOptions): Hono {
-  const { status, metrics, controls, clock, logger } = opts;
+  const { status, metrics, controls, logger } = opts;
   const token = opts.token !== undefined && opts.token !== '' ? opts.token : undefined;
   const access: AdminAccess = opts.adminAccess ?? (token ? 'token' : 'disabled');
   if (access === 'token' && !token) throw new Error('createHttpApp: adminAccess "token" needs a token');
