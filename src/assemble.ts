@@ -3,7 +3,7 @@ import { buildAgentEnvironment, renderUserData } from './cloudinit/render.js';
 import { engineConfigFrom, type CoreConfig } from './config/core-config.js';
 import { ConfigError, type OptionValues } from './config/types.js';
 import { leaseTtl } from './engine/lease.js';
-import { LeaseKeeper } from './engine/lease-keeper.js';
+import { fenceWrites, LeaseKeeper } from './engine/lease-keeper.js';
 import { runLoop } from './engine/loop.js';
 import { Reconciler, type TickReport } from './engine/reconciler.js';
 import type { EngineConfig } from './engine/types.js';
@@ -108,10 +108,12 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     dryRun: core.dryRun,
   });
   const renderFor = (agent: DeployAgent): string => agentUserData(core, provider, agent);
+  // Every write of a tick is fenced by the lease (the lease keeper itself uses the bare client).
+  const blocked = (): string | undefined => lease.writeBlocked();
   const reconciler = new Reconciler({
     config: engine,
-    woodpecker,
-    provider,
+    woodpecker: fenceWrites(woodpecker, ['createAgent', 'updateAgent', 'deleteAgent'], blocked),
+    provider: fenceWrites(provider, ['deploy', 'remove', 'sweep'], blocked),
     clock,
     random,
     logger,

@@ -9,6 +9,7 @@ import {
   initialLeaseMemory,
   leaseName,
   leaseRecords,
+  leaseWriteWindow,
   type LeaseMemory,
   type LeaseRecord,
   type LeaseStatus,
@@ -74,6 +75,23 @@ export class LeaseKeeper implements LeaseGate {
     this.announce(result);
     this.current = result;
     return result;
+  }
+
+  /**
+   * Why a write (create, drain, delete…) must not be sent now, or undefined when it may: this instance holds the lease
+   * and renewed it less than `leaseWriteWindow(ttl)` ago. Checked right before every write of a tick (`fenceWrites`).
+   */
+  writeBlocked(): string | undefined {
+    if (this.o.dryRun) return undefined;
+    if (this.current.role !== 'acting') return 'this instance does not hold the lease';
+    const at = this.memory.renewedAt;
+    const window = leaseWriteWindow(this.o.ttl);
+    if (at === undefined) return 'this instance does not hold the lease';
+    const since = this.now() - at;
+    if (since >= window) {
+      return `the lease was last renewed ${roughDuration(since)} ago (write window ${roughDuration(window)}): another instance may have taken over`;
+    }
+    return undefined;
   }
 
   /** Graceful stop: delete our record so a standby takes over at its next tick. Never throws. */
@@ -151,6 +169,7 @@ export class LeaseKeeper implements LeaseGate {
   }
 
   private async renew(step: Extract<LeaseStep, { kind: 'renew' }>, records: readonly LeaseRecord[], signal?: AbortSignal): Promise<LeaseStatus> {
+    const sent = this.now();
     try {
       await this.o.api.updateAgent({ id: step.record.id, name: step.name, no_schedule: true }, signal);
     } catch (e) {
@@ -161,8 +180,7 @@ export class LeaseKeeper implements LeaseGate {
       }
       return this.status('standby', step.record, records, `renewing the lease failed: ${errorMessage(e)}`, errorMessage(e));
     }
-    const now = this.now();
-    this.memory = { ...this.memory, heldSince: this.memory.heldSince ?? now, renewedAt: now };
+    this.memory = { ...this.memory, heldSince: this.memory.heldSince ?? sent, renewedAt: sent };
     const renewed = { ...step.record, name: step.name, seq: step.record.seq + 1 };
     for (const r of step.cleanup) {
       try {
@@ -179,13 +197,13 @@ export class LeaseKeeper implements LeaseGate {
   /** Registers our record, then re-reads the list and applies the lowest-id rule. */
   private async acquire(signal?: AbortSignal): Promise<LeaseStatus> {
     const name = leaseName(this.o.installationId, this.memory.self, 0);
+    const sent = this.now();
     const created = await this.o.api.createAgent(name, signal, { noSchedule: true });
     this.ownId = created.id;
     const records = leaseRecords(await this.o.api.listAgents(signal), this.o.installationId);
     const lowest = records[0];
     if (lowest && lowest.id === created.id) {
-      const now = this.now();
-      this.memory = { ...this.memory, heldSince: now, renewedAt: now };
+      this.memory = { ...this.memory, heldSince: sent, renewedAt: sent };
       return this.status('acting', lowest, records, 'this instance holds the lease');
     }
     this.memory = { ...this.memory, heldSince: undefined, renewedAt: undefined };
@@ -243,4 +261,31 @@ function holderSentence(holder: LeaseRecord | undefined): string {
   return holder
     ? `another instance of this installation holds the lease (${holder.name})`
     : 'no instance holds the lease; it is taken at the next full reconcile';
+}
+
+/** A write refused because this instance may no longer hold the lease (see `LeaseKeeper.writeBlocked`). */
+export class LeaseFenceError extends Error {
+  override name = 'LeaseFenceError';
+}
+
+/**
+ * `target` with the methods named in `writes` refusing (rejecting with a LeaseFenceError, nothing sent) while
+ * `blocked()` gives a reason. Reads pass through.
+ */
+export function fenceWrites<T extends object>(target: T, writes: readonly string[], blocked: () => string | undefined): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const v: unknown = Reflect.get(t, prop, t);
+      if (typeof v !== 'function') return v;
+      const fn = v as (...args: unknown[]) => unknown;
+      if (typeof prop === 'string' && writes.includes(prop)) {
+        return (...args: unknown[]): unknown => {
+          const why = blocked();
+          if (why !== undefined) return Promise.reject(new LeaseFenceError(`not sent: ${why}`));
+          return fn.apply(t, args);
+        };
+      }
+      return fn.bind(t);
+    },
+  });
 }

@@ -67,8 +67,9 @@ export interface LeaseMemory {
   self: string;
   /** Monotonic ms at which each other record's current name was first seen (expiry without comparing clocks). */
   seen: ReadonlyArray<{ id: number; name: string; since: number }>;
-  /** Monotonic ms of this instance's last successful create or renew; undefined = it does not hold the lease. */
+  /** Monotonic ms since which this instance holds the lease; undefined = it does not. */
   heldSince: number | undefined;
+  /** Monotonic ms at which its last successful create or renew was SENT (the write window starts there). */
   renewedAt: number | undefined;
 }
 
@@ -121,7 +122,7 @@ export function decideLease(input: LeaseInput): { step: LeaseStep; memory: Lease
   const lost = (): LeaseMemory => ({ ...next, heldSince: undefined, renewedAt: undefined });
 
   if (input.mode === 'scale-up') {
-    const fresh = mem.renewedAt !== undefined && now - mem.renewedAt < ttl;
+    const fresh = mem.renewedAt !== undefined && now - mem.renewedAt < leaseWriteWindow(ttl);
     if (lowest && own && lowest.id === own.id && fresh) return { step: { kind: 'hold', record: own }, memory: next };
     return { step: { kind: 'not-holder', holder: lowest }, memory: own && lowest?.id === own.id ? next : lost() };
   }
@@ -144,6 +145,16 @@ export function decideLease(input: LeaseInput): { step: LeaseStep; memory: Lease
 function renamed(r: LeaseRecord): string {
   const i = r.name.lastIndexOf('.');
   return `${r.name.slice(0, i + 1)}${r.seq + 1}`;
+}
+
+/**
+ * How long after sending its last successful renew the holder may still write (ms): 2/3 of the TTL. A standby takes
+ * over no earlier than a TTL after it first saw that renewal, so the last third (≥ 30 s, the default request
+ * timeout) covers a write that was in flight. A holder frozen past it (SIGSTOP, a paused VM, a tick stuck on
+ * slow requests) makes no further write before it renewed again.
+ */
+export function leaseWriteWindow(ttl: number): number {
+  return Math.floor((ttl * 2) / 3);
 }
 
 /** The standby TTL: `3 × interval`, at least 90 s. */

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { leaseName } from '../../src/engine/lease.js';
-import { LeaseKeeper } from '../../src/engine/lease-keeper.js';
+import { fenceWrites, LeaseFenceError, LeaseKeeper } from '../../src/engine/lease-keeper.js';
 import { createFakeWoodpecker } from '../../src/sandbox/fake-woodpecker.js';
 import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
 import { seededRandom } from '../../src/util/clock.js';
@@ -153,5 +153,28 @@ describe('lease keeper against the fake Woodpecker', () => {
     assert.equal((await b.k.check(await b.wp.listAgents(), 'scale-up')).role, 'standby');
     const counts = w.fake.requestCounts();
     assert.deepEqual(Object.keys(counts), ['GET /api/agents']);
+  });
+
+  it('writes are fenced: none is sent by a standby, nor by a holder frozen past 2/3 of the TTL since its renew', async () => {
+    const w = world();
+    const a = w.keeper(1);
+    const b = w.keeper(2);
+    const sent: string[] = [];
+    const target = { deleteAgent: (id: number) => Promise.resolve(void sent.push(`delete ${id}`)), listAgents: () => Promise.resolve('read') };
+    const fencedA = fenceWrites(target, ['deleteAgent'], () => a.k.writeBlocked());
+    const fencedB = fenceWrites(target, ['deleteAgent'], () => b.k.writeBlocked());
+    await fullTick(a);
+    await fullTick(b);
+    await fencedA.deleteAgent(1);
+    await assert.rejects(fencedB.deleteAgent(2), LeaseFenceError);
+    assert.equal(await fencedB.listAgents(), 'read', 'reads pass');
+    await w.clock.runFor(59_000);
+    await fencedA.deleteAgent(3);
+    await w.clock.runFor(1_000); // 60 s = 2/3 of the 90 s TTL since the renew was sent
+    await assert.rejects(fencedA.deleteAgent(4), /not sent: the lease was last renewed 60s ago \(write window 60s\)/);
+    assert.deepEqual(sent, ['delete 1', 'delete 3']);
+    assert.equal(await fullTick(a), 'acting');
+    await fencedA.deleteAgent(5);
+    assert.deepEqual(sent, ['delete 1', 'delete 3', 'delete 5']);
   });
 });

@@ -146,10 +146,10 @@ describe('lease: decisions', () => {
     },
     { what: 'scale-up tick, holder renewed recently: hold', records: [rec(3, me)], memory: holding, now: 2_000, mode: 'scale-up', want: 'hold #3' },
     {
-      what: 'scale-up tick, our last renew older than the TTL: do not act',
+      what: 'scale-up tick, our last renew older than the write window (2/3 TTL): do not act',
       records: [rec(3, me)],
       memory: holding,
-      now: 1_000 + TTL,
+      now: 1_000 + (TTL * 2) / 3,
       mode: 'scale-up',
       want: 'not-holder #3',
     },
