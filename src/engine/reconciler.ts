@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DeployAgent, Provider, ProviderInventory, ProviderServer } from '../providers/types.js';
-import type { Clock, RandomFn } from '../util/clock.js';
+import { monotonicNow, type Clock, type RandomFn } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import { applyResults } from './after.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
@@ -55,7 +55,8 @@ export class Reconciler {
   private memory: EngineMemory = initialMemory;
   private running = false;
   private lastServers: readonly ProviderServer[] | undefined;
-  private lastSweep = 0;
+  /** Monotonic ms of the last sweep (undefined: none yet). */
+  private lastSweep: number | undefined;
   /** Look-alikes already warned about (once per resource, not every tick). */
   private readonly warnedForeign = new Set<string>();
   private readonly listeners: TickListener[] = [];
@@ -249,8 +250,8 @@ export class Reconciler {
     const { provider, clock, logger } = this.deps;
     const every = this.deps.sweepInterval ?? 10 * 60_000;
     if (!provider.sweep || every <= 0 || this.deps.dryRun) return;
-    const now = clock.now();
-    if (now - this.lastSweep < every) return;
+    const now = monotonicNow(clock);
+    if (this.lastSweep !== undefined && now - this.lastSweep < every) return;
     this.lastSweep = now;
     try {
       const res = await provider.sweep(signal);

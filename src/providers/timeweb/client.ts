@@ -1,4 +1,4 @@
-import type { Clock, FetchFn, RandomFn } from '../../util/clock.js';
+import { monotonicNow, type Clock, type FetchFn, type RandomFn } from '../../util/clock.js';
 import { isRecord } from '../../util/guards.js';
 import { attempt, AttemptFailure, backoffDelay, redactUrl, type RawResponse } from '../../util/http.js';
 import { parseRetryAfter } from '../../util/retry-after.js';
@@ -193,7 +193,8 @@ export class RateLimiter {
 
   /** Delay (ms) the caller must wait before sending; the slot is reserved. */
   reserve(key: string): number {
-    const now = this.clock.now();
+    // Monotonic: a wall clock stepped back an hour must not hold every request for that hour.
+    const now = monotonicNow(this.clock);
     // GCRA: a tolerance of (B-1)·T admits B requests at once, then one per T.
     const tat = Math.max(this.tat.get(key) ?? now, now);
     const allowedAt = tat - this.tolerance;
@@ -545,7 +546,7 @@ export class TimewebClient {
 
   /** One HTTP attempt with its own timeout on the injected clock. */
   private async attempt(spec: CallSpec, signal?: AbortSignal): Promise<RawResponse> {
-    const started = this.clock.now();
+    const started = monotonicNow(this.clock);
     let status = 0;
     try {
       const raw = await attempt({
@@ -579,7 +580,7 @@ export class TimewebClient {
         ...(err.kind === 'network' ? { cause: err.cause } : {}),
       });
     } finally {
-      this.report(spec.endpoint, status, this.clock.now() - started);
+      this.report(spec.endpoint, status, monotonicNow(this.clock) - started);
     }
   }
 
