@@ -232,7 +232,8 @@ export async function runInstances(sc: InstancesScenario, trace?: (line: string)
       lastFullAt: undefined,
       lease: undefined,
     };
-    if (sc.clockJumps) inst.clock.offset = gen % 2 === 1 ? 30 * M : 0;
+    // Whichever instance acts, its wall clock is half an hour off the servers' clocks (ahead or behind).
+    if (sc.clockJumps) inst.clock.offset = gen % 2 === 1 ? 30 * M : -30 * M;
     instances.push(inst);
     try {
       inst.engine = await buildSandboxEngine({
