@@ -207,7 +207,8 @@ export async function runInstances(sc: InstancesScenario, trace?: (line: string)
     // Alternate between the lease renew (the rest of the tick runs on what it saw before the freeze) and a pool write
     // in the middle of the tick's actions (the remaining ones would run on a stale plan).
     const leaseWrite = method === 'PATCH' && world.woodpecker.agent(Number(/\/api\/agents\/(\d+)$/.exec(new URL(input instanceof Request ? input.url : String(input)).pathname)?.[1] ?? -1))?.name.startsWith(LEASE_PREFIX);
-    const isWrite = method !== 'GET' && (sc.seed % 2 === 0 ? leaseWrite === true : leaseWrite !== true);
+    // (a renew while workflows are pending: the plan made after the thaw has creates in it).
+    const isWrite = method !== 'GET' && (sc.seed % 2 === 0 ? leaseWrite === true && world.sample().pending > 0 : leaseWrite !== true);
     if (freezeArmed && isWrite && inst.lease?.role === 'acting' && !inst.killed) {
       freezeArmed = false;
       const until = vc.now() + ttl + Math.round(30 * S + rng() * 60 * S);
