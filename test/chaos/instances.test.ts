@@ -1,38 +1,8 @@
-import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { chaosSeeds } from './harness.js';
-import { runInstances, type InstancesOutcome, type InstancesScenario } from './instances.js';
+import { instancesSuite } from './instances-suite.js';
 
-/**
- * Two instances of one installation on one pool (bounded by count of seeds; generous time limits). Replay one:
- * `CHAOS_SEED=<n> CHAOS_TRACE=1 npm test -- test/chaos/instances`.
- */
-function suite(title: string, seeds: number, make: (seed: number) => InstancesScenario): void {
-  describe(title, () => {
-    const outcomes: InstancesOutcome[] = [];
-    for (const seed of chaosSeeds(seeds)) {
-      it(`seed ${seed}`, { timeout: 600_000 }, async () => {
-        const sc = make(seed);
-        const trace = process.env.CHAOS_TRACE === '1' ? (line: string): void => console.log(line) : undefined;
-        const out = await runInstances(sc, trace);
-        outcomes.push(out);
-        assert.deepEqual(out.violations, [], `${title} seed ${seed}: ${JSON.stringify(out.stats)}\n${out.violations.join('\n')}`);
-      });
-    }
-    after(() => {
-      const sum = (f: (o: InstancesOutcome) => number): number => outcomes.reduce((n, o) => n + f(o), 0);
-      console.log(
-        `${title}: ${outcomes.length} runs, ${sum((o) => o.stats.requests)} requests, ${sum((o) => o.stats.takeovers)} takeovers, ` +
-          `${sum((o) => o.stats.fencedWrites)} fenced writes, ${sum((o) => o.stats.freezes)} freezes, ${sum((o) => o.stats.kills)} kills, ` +
-          `${sum((o) => o.stats.gracefulStops)} graceful stops, ${sum((o) => o.stats.clockSteps)} clock steps, ` +
-          `peak owned ${Math.max(0, ...outcomes.map((o) => o.stats.peakOwned))}, ` +
-          `longest full-tick gap ${Math.max(0, ...outcomes.map((o) => o.stats.longestTickGapMs)) / 1000}s`,
-      );
-    });
-  });
-}
-
-suite('chaos: two instances of one installation', 8, (seed) => ({
+// Two instances of one installation: interleaved requests, the acting one frozen mid-tick past the lease TTL,
+// kills, graceful stops and restarts. Safety invariants throughout; exactly one acting instance at the end.
+instancesSuite('chaos: two instances of one installation', { quick: 5, long: 24 }, (seed) => ({
   seed,
   instances: 2,
   maxAgents: 2 + (seed % 2),
@@ -40,14 +10,4 @@ suite('chaos: two instances of one installation', 8, (seed) => ({
   restarts: true,
   clockJumps: false,
   jitterMs: 3_000,
-}));
-
-suite('chaos: daemon wall clocks skewed and stepped ±1 h', 3, (seed) => ({
-  seed: 1000 + seed,
-  instances: 2,
-  maxAgents: 3,
-  freeze: false,
-  restarts: false,
-  clockJumps: true,
-  jitterMs: 1_000,
 }));
