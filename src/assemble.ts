@@ -113,7 +113,8 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
   const reconciler = new Reconciler({
     config: engine,
     woodpecker: fenceWrites(woodpecker, ['createAgent', 'updateAgent', 'deleteAgent'], blocked),
-    provider: fenceWrites(provider, ['deploy', 'remove', 'sweep'], blocked),
+    // `tend` (the provider's after-tick upkeep, when it has one) writes too.
+    provider: fenceWrites(provider, ['deploy', 'remove', 'sweep', 'tend'], blocked),
     clock,
     random,
     logger,
