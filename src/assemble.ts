@@ -99,8 +99,7 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
   const engine = engineConfigFrom(core, provider.billingModel);
   const lease = new LeaseKeeper({
     api: woodpecker,
-    // TODO(ownership): engine.installationId once the installation identity is on main.
-    installationId: engine.poolId,
+    installationId: engine.installationId,
     clock,
     random,
     logger,

@@ -1,7 +1,7 @@
 import { runAssembled } from '../../src/assemble.js';
 import type { LeaseStatus } from '../../src/engine/lease.js';
-import { LEASE_PREFIX } from '../../src/engine/lease.js';
-import { poolNamePattern } from '../../src/engine/pool.js';
+import { LEASE_PREFIX, leasePattern } from '../../src/engine/lease.js';
+import { isOurAgentName } from '../../src/engine/pool.js';
 import type { TickReport } from '../../src/engine/reconciler.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { isOwnedServer } from '../../src/providers/timeweb/ownership.js';
@@ -10,6 +10,7 @@ import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
 import { createWorld } from '../../src/sandbox/world.js';
 import type { WorkloadItem } from '../../src/sandbox/workloads.js';
 import { seededRandom, type Clock, type FetchFn } from '../../src/util/clock.js';
+import { OWNER, POOL_ID } from './harness.js';
 
 /**
  * Several instances of ONE installation on one pool (an upgrade that starts the new container before the old one
@@ -27,7 +28,6 @@ import { seededRandom, type Clock, type FetchFn } from '../../src/util/clock.js'
 
 const S = 1000;
 const M = 60 * S;
-const POOL_ID = '1';
 
 export interface InstancesScenario {
   seed: number;
@@ -132,7 +132,7 @@ export async function runInstances(sc: InstancesScenario, trace?: (line: string)
     poolId: POOL_ID,
     track: (p) => vc.track(p),
   });
-  const pattern = poolNamePattern(POOL_ID);
+  const ours = (name: string): boolean => isOurAgentName(name, OWNER) || leasePattern(OWNER.installationId).test(name);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;
   const inactivity = 10 * M;
   const values = sandboxValues(world, {
@@ -153,7 +153,7 @@ export async function runInstances(sc: InstancesScenario, trace?: (line: string)
   stats.queued = items.length;
   world.feed({ name: `instances-${sc.seed}`, items, span: chaosMs }, start);
 
-  const owned = (): number => world.timeweb.servers().filter((s) => isOwnedServer(s, POOL_ID)).length;
+  const owned = (): number => world.timeweb.servers().filter((s) => isOwnedServer(s, OWNER)).length;
   let over = false;
   world.onEvent((e) => {
     if (e.kind !== 'workflow-queued') log(e.message);
@@ -182,7 +182,7 @@ export async function runInstances(sc: InstancesScenario, trace?: (line: string)
     if (ag) {
       const agent = world.woodpecker.agent(Number(ag[1]));
       if (agent && agent.runningTaskIds.length > 0) log(`${who} asks to delete busy agent ${agent.name} (the server answers 409)`);
-      if (agent && !pattern.test(agent.name) && !agent.name.startsWith(LEASE_PREFIX)) violate(`${who} deletes foreign agent ${agent.name}`);
+      if (agent && !ours(agent.name)) violate(`${who} deletes foreign agent ${agent.name}`);
     }
   };
 
