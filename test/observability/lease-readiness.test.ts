@@ -6,7 +6,7 @@ import { createHttpApp } from '../../src/observability/http.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createStatusTracker } from '../../src/observability/status.js';
 import { SteppedClock, VirtualClock } from '../../src/sandbox/virtual-clock.js';
-import { MIN, T0, agent, config, report } from './fixtures.js';
+import { MIN, T0, agent, config, nm, report } from './fixtures.js';
 
 const HOUR = 60 * MIN;
 
@@ -32,7 +32,10 @@ function setup() {
   return { vc, clock, status, ready };
 }
 
-const agents = [agent({ id: 1, name: 'pool-1-agent-aaaa', last_contact: Math.floor(T0 / 1000) })];
+const agents = [
+  agent({ id: 1, name: nm('aaaa'), last_contact: Math.floor(T0 / 1000) }),
+  agent({ id: 7, name: 'twcloud-scaler-lease-1.aaaaaaaa.12', no_schedule: true }),
+];
 
 describe('/readyz and status: the lease', () => {
   it('a standby instance is not ready (503 with the reason) until it acts again', async () => {
@@ -44,7 +47,7 @@ describe('/readyz and status: the lease', () => {
     const snap = status.snapshot();
     assert.equal(snap.lease?.role, 'standby');
     assert.deepEqual(snap.lease?.records.map((x) => x.name), ['twcloud-scaler-lease-1.aaaaaaaa.12']);
-    assert.deepEqual(snap.agents.map((a) => a.name), ['pool-1-agent-aaaa'], 'the lease record is no pool agent');
+    assert.deepEqual(snap.agents.map((a) => a.name), [nm('aaaa')], 'the lease record is no pool agent');
     const text = formatStatus(snap);
     assert.match(text, /^Pool 1: STANDBY/);
     assert.match(text, /Lease: standing by, not acting: .* \(this instance bbbbbbbb; records: #7 twcloud-scaler-lease-1\.aaaaaaaa\.12\)/);
