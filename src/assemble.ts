@@ -6,11 +6,13 @@ import { leaseTtl } from './engine/lease.js';
 import { fenceWrites, LeaseKeeper } from './engine/lease-keeper.js';
 import { runLoop } from './engine/loop.js';
 import { Reconciler, type TickReport } from './engine/reconciler.js';
+import { Wake } from './engine/wake.js';
 import type { EngineConfig } from './engine/types.js';
 import { findProvider, unknownProviderMessage } from './providers/registry.js';
 import type { DeployAgent, Provider } from './providers/types.js';
 import type { Clock, FetchFn, RandomFn } from './util/clock.js';
 import { WoodpeckerClient } from './woodpecker/client.js';
+import { mayHaveNewWork, watchEvents, type EventStreamState } from './woodpecker/events.js';
 
 /** Hook for every HTTP request either API client makes (metrics). */
 export type ApiRequestHook = (
@@ -38,6 +40,13 @@ export interface Assembled {
   lease: LeaseKeeper;
   /** The queue poll period the loop should use (0 in the upstream policy). */
   queuePollInterval: number;
+  /**
+   * Subscribes to the Woodpecker event stream until the signal aborts, notifying `wake` on new work; undefined when
+   * the stream is off (flag, upstream policy or no queue poll).
+   */
+  events?: (signal: AbortSignal, onState?: (s: EventStreamState) => void) => Promise<void>;
+  /** Ends the loop's sleep for an immediate queue poll. */
+  wake: Wake;
 }
 
 /** The cloud-init user-data of one agent, as the daemon renders it (template, env, provider PreExec lines). */
@@ -121,21 +130,37 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     dryRun: core.dryRun,
     lease,
   });
-  return {
-    engine,
-    reconciler,
-    woodpecker,
-    provider,
-    lease,
-    queuePollInterval: engine.policy === 'default' ? core.queuePollInterval : 0,
-  };
+  const queuePollInterval = engine.policy === 'default' ? core.queuePollInterval : 0;
+  const wake = new Wake();
+  const events =
+    core.eventStream && queuePollInterval > 0
+      ? (signal: AbortSignal, onState?: (s: EventStreamState) => void): Promise<void> =>
+          watchEvents({
+            baseUrl: core.serverUrl,
+            token: core.serverToken,
+            fetch: opts.fetch,
+            clock,
+            random,
+            logger: logger.child({ component: 'event-stream' }),
+            signal,
+            onState,
+            onEvent: (e) => {
+              if (mayHaveNewWork(e)) wake.notify();
+            },
+          })
+      : undefined;
+  return { engine, reconciler, woodpecker, provider, lease, queuePollInterval, events, wake };
 }
 
 /**
- * Runs the daemon loop of an assembled engine until `signal` aborts (the tick in progress is finished first), then
- * releases the lease so a standby instance takes over at once.
+ * Runs the daemon loop of an assembled engine, and its event stream when there is one, until `signal` aborts (the
+ * tick in progress is finished first), then releases the lease so a standby instance takes over at once.
  */
-export async function runAssembled(a: Assembled, opts: { clock: Clock; logger: Logger; signal: AbortSignal }): Promise<void> {
+export async function runAssembled(
+  a: Assembled,
+  opts: { clock: Clock; logger: Logger; signal: AbortSignal; onEventStream?: (s: EventStreamState) => void },
+): Promise<void> {
+  const stream = a.events?.(opts.signal, opts.onEventStream);
   await runLoop({
     reconciler: a.reconciler,
     woodpecker: a.woodpecker,
@@ -144,7 +169,9 @@ export async function runAssembled(a: Assembled, opts: { clock: Clock; logger: L
     interval: a.engine.reconciliationInterval,
     queuePollInterval: a.queuePollInterval,
     signal: opts.signal,
+    wake: a.wake,
   });
+  await stream;
   await a.lease.release();
 }
 

@@ -46,6 +46,8 @@ export interface CoreConfig {
   policy: Policy;
   /** 0 = no fast queue poll. */
   queuePollInterval: number;
+  /** Wake the queue poll on the server's pipeline events (default policy only). */
+  eventStream: boolean;
   /** Resolved: a configured 0 becomes 2 × reconciliationInterval. */
   danglingGrace: number;
   requestTimeout: number;
@@ -363,6 +365,7 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
     agentLabels,
     policy: oneOf(values, 'policy', POLICIES),
     queuePollInterval: duration(values, 'queuePollInterval'),
+    eventStream: bool(values, 'eventStream'),
     danglingGrace: configuredGrace === 0 ? 2 * reconciliationInterval : configuredGrace,
     requestTimeout: duration(values, 'requestTimeout', { positive: true }),
     httpAddr: httpAddr(values),

@@ -200,11 +200,21 @@ export const coreOptions: readonly OptionSpec[] = [
     flag: 'queue-poll-interval',
     env: ['WOODPECKER_QUEUE_POLL_INTERVAL'],
     type: 'duration',
-    default: 5 * S,
+    default: 2 * S,
     placeholder: 'DURATION',
     category: CoreCategory.scaling,
     description:
-      'Default policy only: between reconciles, read the queue this often and add agents as soon as work is waiting. 0 disables.',
+      'Default policy only: between reconciles, read the queue this often and add agents as soon as work is waiting (one small GET each time). 0 disables.',
+  },
+  {
+    key: 'eventStream',
+    flag: 'event-stream',
+    env: ['WOODPECKER_EVENT_STREAM'],
+    type: 'bool',
+    default: true,
+    category: CoreCategory.scaling,
+    description:
+      "Default policy only: subscribe to the server's event stream (/api/stream/events) and read the queue as soon as a pipeline is created, instead of waiting for the next queue poll. The stream does not carry private repos the token's user cannot see, so the queue poll stays on as the fallback; reconnects with back-off.",
   },
   {
     key: 'danglingGrace',

@@ -3,6 +3,7 @@ import { monotonicNow, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import type { WoodpeckerApi } from './executor.js';
 import type { Reconciler } from './reconciler.js';
+import type { Wake } from './wake.js';
 
 export interface LoopOptions {
   reconciler: Reconciler;
@@ -18,17 +19,23 @@ export interface LoopOptions {
    * must never be cut in half by a shutdown).
    */
   signal: AbortSignal;
+  /**
+   * Ends a sleep early for an immediate queue poll (the Woodpecker event stream calls it when a pipeline is
+   * created). Default policy only, like the poll itself.
+   */
+  wake?: Wake;
 }
 
-function sleepUntilAborted(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+function sleepUntilAborted(clock: Clock, ms: number, signal: AbortSignal, wake: Wake | undefined): Promise<void> {
+  if (wake) return wake.sleep(clock, ms, signal);
   return clock.sleep(ms, signal).catch(() => undefined);
 }
 
 /**
  * The daemon loop: a full reconcile right at start, then every `interval`; between them, a queue poll every
- * `queuePollInterval` runs a scale-up-only tick when workflows are pending. Ticks never overlap (it is one
- * sequential loop). Returns when `signal` aborts, after the current tick. Scheduled on the clock's monotonic time:
- * stepping the wall clock back or forward neither stalls nor bursts ticks.
+ * `queuePollInterval` runs a scale-up-only tick when workflows are pending; a `wake` notification runs that poll at
+ * once. Ticks never overlap (it is one sequential loop). Returns when `signal` aborts, after the current tick.
+ * Scheduled on the clock's monotonic time: stepping the wall clock back or forward neither stalls nor bursts ticks.
  */
 export async function runLoop(opts: LoopOptions): Promise<void> {
   const { reconciler, clock, logger, signal } = opts;
@@ -37,8 +44,11 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
   // The fast queue poll is part of the default policy only: upstream reacts once per interval.
   const pollEvery = reconciler.config.policy === 'default' ? opts.queuePollInterval : 0;
   let nextPoll = pollEvery > 0 ? mono() + pollEvery : Infinity;
+  const wake = pollEvery > 0 ? opts.wake : undefined;
   while (!signal.aborted) {
     const now = mono();
+    // An event asks for the poll now (a full tick that is due covers it).
+    if (wake?.take() && now < nextFull) nextPoll = now;
     if (now >= nextFull) {
       nextFull = now + opts.interval;
       await safeTick(reconciler, 'full', logger);
@@ -55,7 +65,7 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
     }
     if (signal.aborted) break;
     const wait = Math.min(nextFull, nextPoll) - mono();
-    if (wait > 0) await sleepUntilAborted(clock, wait, signal);
+    if (wait > 0) await sleepUntilAborted(clock, wait, signal, wake);
   }
   logger.info('autoscaler loop stopped');
 }

@@ -33,6 +33,7 @@ export type FakeWoodpeckerRoute =
   | 'POST /api/queue/resume'
   | 'GET /version'
   | 'GET /healthz'
+  | 'GET /api/stream/events'
   /** Anything else: the web UI's index page (200 text/html). */
   | 'fallback';
 
@@ -84,6 +85,11 @@ export interface AddWorkflowInput {
   pipelineId?: number;
   pipelineNumber?: number;
   repoId?: number;
+  /**
+   * false = a private repo the token's user cannot see: like the real server, the event stream carries none of its
+   * events (the queue still shows it). Default true.
+   */
+  streamVisible?: boolean;
 }
 
 export interface ConnectAgentInput {
@@ -224,6 +230,8 @@ export interface FakeWoodpecker {
   injectFault(hook: FaultHook | undefined): void;
   /** Requests received per route (faulted ones included). */
   requestCounts(): Partial<Record<FakeWoodpeckerRoute, number>>;
+  /** Open event-stream connections. */
+  eventSubscribers(): number;
   resetRequestCounts(): void;
 }
 
@@ -257,6 +265,8 @@ interface TaskRec {
   /** Set when its agent died: the task is requeued at this time (unix ms). */
   orphanDeadline?: number;
   attempts: number;
+  repo: string;
+  streamVisible: boolean;
 }
 
 interface PendingFault {
@@ -354,6 +364,19 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
       touchWork(best.agentId, best.at);
       floor = best.at;
     }
+  }
+
+  /** Open event streams (`GET /api/stream/events`): each gets the `data:` JSON of every visible event. */
+  const subscribers = new Set<(data: string) => void>();
+
+  /** pubsub "topic/events": a model.Event `{repo, pipeline}` for a change of the task's pipeline. */
+  function publish(task: TaskRec, status: string): void {
+    if (!task.streamVisible || subscribers.size === 0) return;
+    const data = JSON.stringify({
+      repo: { id: task.repoId, full_name: task.repo, private: false },
+      pipeline: { id: task.pipelineId, number: task.pipelineNumber, status },
+    });
+    for (const s of subscribers) s(data);
   }
 
   function activeTasksOf(agentId: number): TaskRec[] {
@@ -459,6 +482,7 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
     running.delete(task.id);
     complete(task, task.outcome, t);
     touchWork(task.agentId, t);
+    publish(task, task.outcome);
     const rec = agents.get(task.agentId);
     if (rec && rec.connection === 'leaving' && activeTasksOf(rec.agent.id).length === 0) {
       touchContact(rec, t);
@@ -515,6 +539,7 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
           task.finishAt = t + Math.max(0, task.durationMs);
           running.set(task.id, task);
           touchWork(rec.agent.id, t);
+          publish(task, 'running');
         }
         progress = true;
         break;
@@ -874,6 +899,60 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
 
   app.get('/healthz', (c) => guarded(c, 'GET /healthz', false, () => empty(c, 204)));
 
+  // server/api/stream.go EventStreamSSE: no admin check (without a user only public repos' events), a `: ping` at
+  // once and after every 30 s without an event, `data: <JSON>` per event; never ends on its own.
+  app.get('/api/stream/events', (c) =>
+    guarded(c, 'GET /api/stream/events', false, () => {
+      const enc = new TextEncoder();
+      const stop = new AbortController();
+      let send: ((data: string) => void) | undefined;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          const write = (text: string): void => {
+            try {
+              controller.enqueue(enc.encode(text));
+            } catch {
+              stop.abort();
+            }
+          };
+          let lastWrite = clock.now();
+          send = (data) => {
+            lastWrite = clock.now();
+            write(`data: ${data}\n\n`);
+          };
+          subscribers.add(send);
+          write(': ping\n\n');
+          const ping = async (): Promise<void> => {
+            while (!stop.signal.aborted) {
+              await clock.sleep(Math.max(0, lastWrite + 30_000 - clock.now()), stop.signal);
+              if (clock.now() - lastWrite >= 30_000) {
+                lastWrite = clock.now();
+                write(': ping\n\n');
+              }
+            }
+          };
+          ping().catch(() => undefined);
+        },
+        cancel() {
+          if (send) subscribers.delete(send);
+          stop.abort();
+        },
+      });
+      stop.signal.addEventListener('abort', () => {
+        if (send) subscribers.delete(send);
+      });
+      return new Response(body, {
+        status: 200,
+        headers: {
+          'Content-Type': 'text/event-stream',
+          'Cache-Control': 'no-store',
+          'X-Accel-Buffering': 'no',
+          'X-WOODPECKER-VERSION': FAKE_WOODPECKER_VERSION,
+        },
+      });
+    }),
+  );
+
   // gin's NoRoute is the web UI: any unknown path or method answers 200 with the SPA's index.html.
   app.notFound((c) =>
     guarded(c, 'fallback', false, () => {
@@ -930,8 +1009,11 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
         outcome: input.outcome ?? 'success',
         queuedAt: now,
         attempts: 0,
+        repo: input.repo ?? 'acme/app',
+        streamVisible: input.streamVisible ?? true,
       };
       queue.push(task);
+      publish(task, 'pending');
       schedule(now);
       return id;
     },
@@ -1033,6 +1115,9 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
       faultHook = hook;
     },
 
+    eventSubscribers() {
+      return subscribers.size;
+    },
     requestCounts() {
       return { ...counts };
     },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { runLoop } from '../../src/engine/loop.js';
 import { Reconciler, type TickReport } from '../../src/engine/reconciler.js';
 import type { Policy } from '../../src/engine/types.js';
+import { Wake } from '../../src/engine/wake.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { SteppedClock, VirtualClock } from '../../src/sandbox/virtual-clock.js';
 import { seededRandom } from '../../src/util/clock.js';
@@ -31,6 +32,7 @@ interface StartOptions {
   daemonClock?: (vc: VirtualClock) => SteppedClock;
   /** Runs before the loop starts (the first tick begins synchronously). */
   before?: (h: Omit<Harness, 'done' | 'finished'>) => void;
+  wake?: Wake;
 }
 
 function start(opts: StartOptions = {}): Harness {
@@ -70,6 +72,7 @@ function start(opts: StartOptions = {}): Harness {
     interval: opts.interval ?? MIN,
     queuePollInterval: opts.poll ?? 0,
     signal: abort.signal,
+    wake: opts.wake,
   }).then(() => {
     finished = true;
   });
@@ -230,6 +233,53 @@ describe('runLoop', () => {
       Array.from({ length: 390 / 5 + 1 }, (_, i) => i * 5 * SEC),
       'every 5 s exactly (the full ticks at whole minutes cover the poll), no stall, no extra reads after a jump',
     );
+    await stop(h);
+  });
+
+  it('an event wakes the queue poll at once; a burst of events costs one poll', async () => {
+    const wake = new Wake();
+    const h = start({ interval: MIN, poll: 5 * SEC, wake, pendingAt: (t) => (t >= 1_200 ? 1 : 0) });
+    await h.clock.runUntil(NOW + 1_200);
+    wake.notify();
+    wake.notify();
+    wake.notify();
+    await h.clock.settle();
+    assert.deepEqual(h.queueReads, [0, 1_200, 1_200], 'poll at the event (pending, so a scale-up tick reads it again)');
+    assert.deepEqual(at(h.ticks), [
+      ['full', 0],
+      ['scale-up', 1_200],
+    ]);
+    await h.clock.runUntil(NOW + 7 * SEC);
+    assert.deepEqual(h.queueReads.slice(3), [6_200, 6_200], 'the next poll comes one interval after the woken one');
+    await stop(h);
+  });
+
+  it('an event that arrives during a tick is not lost', async () => {
+    const wake = new Wake();
+    const h = start({
+      interval: MIN,
+      poll: 30 * SEC,
+      wake,
+      before: ({ wp }) => {
+        let first = true;
+        wp.onList = () => {
+          if (first) wake.notify();
+          first = false;
+        };
+      },
+    });
+    await h.clock.settle();
+    assert.deepEqual(h.queueReads, [0, 0], 'the event during the first reconcile polled right after it');
+    await stop(h);
+  });
+
+  it('the upstream policy ignores events (it reacts once per interval)', async () => {
+    const wake = new Wake();
+    const h = start({ policy: 'upstream', interval: MIN, poll: 5 * SEC, wake });
+    await h.clock.runUntil(NOW + 2 * SEC);
+    wake.notify();
+    await h.clock.runUntil(NOW + 30 * SEC);
+    assert.deepEqual(h.queueReads, [0]);
     await stop(h);
   });
 });
