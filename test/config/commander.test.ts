@@ -93,6 +93,6 @@ describe('commander integration', () => {
     assert.match(optionHelpText(token), /\(env: WOODPECKER_TOKEN; file: WOODPECKER_TOKEN_FILE\)$/);
     const interval = coreOptions.find((s) => s.flag === 'queue-poll-interval');
     assert.ok(interval);
-    assert.match(optionHelpText(interval), /default: 5s; env: WOODPECKER_QUEUE_POLL_INTERVAL/);
+    assert.match(optionHelpText(interval), /default: 2s; env: WOODPECKER_QUEUE_POLL_INTERVAL/);
   });
 });
