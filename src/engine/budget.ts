@@ -1,0 +1,118 @@
+import type { BillingModel, ProviderServer } from '../providers/types.js';
+import { localTime } from './schedule.js';
+
+/**
+ * Money as a limit. A ledger estimates what this pool's servers cost, from what the daemon observes (each owned
+ * server, its creation time, the billing model and the price of one server per hour), per calendar day and month
+ * in the budget's time zone. Creates stop when a new server's first paid hour would not fit under a cap together
+ * with one more hour of every server that already runs (so work in flight can go on without crossing the cap);
+ * running work is never cut. Pure functions: the caller keeps the ledger between ticks.
+ *
+ * After a restart the ledger starts again from what exists: each server is charged from the start of its current
+ * paid hour (hourly billing) or from the first observation (per-second billing), so spend earlier that day by
+ * servers that are gone is not known. Prices come from the provider's price list, not from invoices.
+ */
+
+const HOUR = 3_600_000;
+
+export interface BudgetSettings {
+  /** Cap per calendar day in the account's currency; undefined = none. */
+  daily?: number;
+  /** Cap per calendar month; undefined = none. */
+  monthly?: number;
+  /** Time zone of the calendar (IANA name). */
+  timeZone: string;
+  /** Price of one server per hour (everything it bills: server and public IPv4). */
+  perHour: number;
+  currency: string;
+}
+
+export interface Ledger {
+  /** `YYYY-M-D` / `YYYY-M` of the period the totals belong to. */
+  day: string;
+  month: string;
+  spentDay: number;
+  spentMonth: number;
+  /** Per owned server name: unix ms up to which its cost is counted. */
+  paidUntil: Readonly<Record<string, number>>;
+}
+
+function periodKeys(now: number, tz: string): { day: string; month: string } {
+  const t = localTime(now, tz);
+  return { day: `${t.year}-${t.month}-${t.day}`, month: `${t.year}-${t.month}` };
+}
+
+/** Up to when a server is paid at `now`: every started hour (hourly billing), or `now` (per-second billing). */
+export function paidUntil(createdAt: number, now: number, billing: BillingModel): number {
+  if (billing === 'per-second') return Math.max(createdAt, now);
+  const hours = Math.max(1, Math.ceil((now - createdAt) / HOUR));
+  return createdAt + hours * HOUR;
+}
+
+/** The ledger after observing `servers` (this pool's own, including booting ones) at `now`. */
+export function updateLedger(
+  prev: Ledger | undefined,
+  servers: readonly Pick<ProviderServer, 'name' | 'createdAt'>[],
+  now: number,
+  billing: BillingModel,
+  settings: Pick<BudgetSettings, 'perHour' | 'timeZone'>,
+): Ledger {
+  const keys = periodKeys(now, settings.timeZone);
+  let spentDay = prev && prev.day === keys.day ? prev.spentDay : 0;
+  let spentMonth = prev && prev.month === keys.month ? prev.spentMonth : 0;
+  const next: Record<string, number> = {};
+  for (const s of servers) {
+    const until = paidUntil(s.createdAt, now, billing);
+    const known = prev?.paidUntil[s.name];
+    // A server seen for the first time: charged from its current paid hour (or from now), see the module comment;
+    // one created by this daemon is seen on the tick that created it, so its first hour is counted in full.
+    const from = known ?? (billing === 'hourly' ? until - HOUR : Math.max(s.createdAt, now));
+    const cost = (Math.max(0, until - Math.max(from, s.createdAt)) / HOUR) * settings.perHour;
+    spentDay += cost;
+    spentMonth += cost;
+    next[s.name] = Math.max(until, known ?? 0);
+  }
+  return { ...keys, spentDay, spentMonth, paidUntil: next };
+}
+
+export interface BudgetRoom {
+  /** New servers the budget allows now (Infinity without caps). */
+  creates: number;
+  /** A cap leaves no room for one more hour of the servers that run: let idle ones go, keep none warm. */
+  exhausted: boolean;
+  /** Why creates are limited, for notes and reasons; undefined when they are not. */
+  why?: string;
+}
+
+function fmt(n: number, currency: string): string {
+  return `${n.toFixed(2)} ${currency}`;
+}
+
+/**
+ * How many servers may be created under the caps. Each running server is reserved one more hour, and a new one
+ * costs one hour (hourly billing charges it at once; per-second billing is charged for at most that before the
+ * next decision can stop it).
+ */
+export function budgetRoom(ledger: Ledger | undefined, running: number, settings: BudgetSettings): BudgetRoom {
+  const caps: { name: string; cap: number; spent: number }[] = [];
+  if (settings.daily !== undefined) caps.push({ name: 'daily', cap: settings.daily, spent: ledger?.spentDay ?? 0 });
+  if (settings.monthly !== undefined) caps.push({ name: 'monthly', cap: settings.monthly, spent: ledger?.spentMonth ?? 0 });
+  if (caps.length === 0 || settings.perHour <= 0) return { creates: Infinity, exhausted: false };
+  const reserved = running * settings.perHour;
+  let creates = Infinity;
+  let exhausted = false;
+  let why: string | undefined;
+  for (const c of caps) {
+    const free = c.cap - c.spent - reserved;
+    const n = Math.max(0, Math.floor(free / settings.perHour + 1e-9));
+    if (free < 0) exhausted = true;
+    if (n < creates) {
+      creates = n;
+      why =
+        `${c.name} budget: ${fmt(c.spent, settings.currency)} of ${fmt(c.cap, settings.currency)} spent, ` +
+        `${fmt(reserved, settings.currency)} reserved for the next hour of ${running} running server(s), ` +
+        `${fmt(settings.perHour, settings.currency)} per new server`;
+    }
+  }
+  return { creates, exhausted, why };
+}
