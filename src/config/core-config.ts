@@ -1,7 +1,8 @@
 import type { EngineConfig, Policy } from '../engine/types.js';
+import { parseSchedule, type Schedule } from '../engine/schedule.js';
 import type { BillingModel } from '../providers/types.js';
 import { installationIdProblem, resolveInstallationId } from '../engine/identity.js';
-import { coreOptions } from './core-options.js';
+import { coreOptions, schedulePeriods } from './core-options.js';
 import { missingOptionError, optionError, valueSource } from './resolve.js';
 import { parseGrpcAddr } from './grpc-addr.js';
 import { ConfigError } from './types.js';
@@ -48,6 +49,11 @@ export interface CoreConfig {
   queuePollInterval: number;
   /** Wake the queue poll on the server's pipeline events (default policy only). */
   eventStream: boolean;
+  minIdleSlots: number;
+  schedules: Schedule[];
+  timeZone: string;
+  budgetDaily: number | undefined;
+  budgetMonthly: number | undefined;
   /** Resolved: a configured 0 becomes 2 × reconciliationInterval. */
   danglingGrace: number;
   requestTimeout: number;
@@ -89,6 +95,10 @@ function num(values: OptionValues, key: string): number {
   const v = raw(values, key);
   if (typeof v !== 'number') throw bad(values, key, `expected a number, got ${typeof v}`);
   return v;
+}
+
+function optionalNum(values: OptionValues, key: string): number | undefined {
+  return raw(values, key) === undefined ? undefined : num(values, key);
 }
 
 function bool(values: OptionValues, key: string): boolean {
@@ -366,6 +376,11 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
     policy: oneOf(values, 'policy', POLICIES),
     queuePollInterval: duration(values, 'queuePollInterval'),
     eventStream: bool(values, 'eventStream'),
+    minIdleSlots: num(values, 'minIdleSlots'),
+    schedules: schedulePeriods(str(values, 'schedule')).map((text) => parseSchedule(text)),
+    timeZone: str(values, 'timeZone'),
+    budgetDaily: optionalNum(values, 'budgetDaily'),
+    budgetMonthly: optionalNum(values, 'budgetMonthly'),
     danglingGrace: configuredGrace === 0 ? 2 * reconciliationInterval : configuredGrace,
     requestTimeout: duration(values, 'requestTimeout', { positive: true }),
     httpAddr: httpAddr(values),

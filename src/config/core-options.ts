@@ -1,9 +1,34 @@
 import { templateProblem } from '../cloudinit/render.js';
+import { ScheduleError, parseSchedule, validTimeZone } from '../engine/schedule.js';
 import type { OptionSpec, OptionValue } from './types.js';
 
 /** A broken template is a start-up error naming the flag or variable that supplied it. */
 function templateValidate(value: OptionValue): string | undefined {
   return typeof value === 'string' ? templateProblem(value) : undefined;
+}
+
+/** `--schedule` holds one or more periods separated by `;` (cron fields use commas themselves). */
+export function schedulePeriods(v: string): string[] {
+  return v
+    .split(';')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+function scheduleError(v: OptionValue): string | undefined {
+  for (const text of schedulePeriods(String(v))) {
+    try {
+      parseSchedule(text);
+    } catch (e) {
+      if (e instanceof ScheduleError) return e.message;
+      throw e;
+    }
+  }
+  return undefined;
+}
+
+function positiveMoney(v: OptionValue): string | undefined {
+  return typeof v === 'number' && v > 0 && Number.isFinite(v) ? undefined : 'must be an amount greater than 0';
 }
 
 /** Help and docs sections of the core options, in display order. */
@@ -13,6 +38,7 @@ export const CoreCategory = {
   server: 'Woodpecker server',
   agents: 'Agents',
   http: 'Status and admin HTTP',
+  capacity: 'Warm capacity and budget',
 } as const;
 
 const S = 1000;
@@ -215,6 +241,63 @@ export const coreOptions: readonly OptionSpec[] = [
     category: CoreCategory.scaling,
     description:
       "Default policy only: subscribe to the server's event stream (/api/stream/events) and read the queue as soon as a pipeline is created, instead of waiting for the next queue poll. The stream does not carry private repos the token's user cannot see, so the queue poll stays on as the fallback; reconnects with back-off.",
+  },
+  // Warm capacity and budget
+  {
+    key: 'minIdleSlots',
+    flag: 'min-idle-slots',
+    env: ['WOODPECKER_MIN_IDLE_SLOTS'],
+    type: 'int',
+    default: 0,
+    placeholder: 'N',
+    category: CoreCategory.capacity,
+    description:
+      'Free workflow slots to keep ready beyond the queued and running work (like GitLab Runner\'s idle_count): the pool adds agents until this many slots are free, within max-agents and the budget, so the next workflows start without waiting for a server to boot. Idle slots are billed. 0 or more; schedules can change it by time of day.',
+    validate: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? undefined : 'must be 0 or more'),
+  },
+  {
+    key: 'schedule',
+    flag: 'schedule',
+    env: ['WOODPECKER_SCHEDULE'],
+    type: 'string',
+    default: '',
+    placeholder: 'PERIODS',
+    category: CoreCategory.capacity,
+    description:
+      'Changes min-agents and/or min-idle-slots while a period is active: five cron range fields (minute hour day-of-month month day-of-week, names like mon-fri allowed) then key=value settings, e.g. "* 8-18 * * mon-fri min-idle-slots=4 min-agents=1". Several periods are separated by ";"; every matching period applies in order, so the last one wins per setting (put holidays last). Times are in --timezone.',
+    validate: scheduleError,
+  },
+  {
+    key: 'timeZone',
+    flag: 'timezone',
+    env: ['WOODPECKER_TIMEZONE'],
+    type: 'string',
+    default: 'UTC',
+    placeholder: 'ZONE',
+    category: CoreCategory.capacity,
+    description: 'IANA time zone of the schedules and of the budget\'s days and months, e.g. Europe/Moscow.',
+    validate: (v) => (typeof v === 'string' && validTimeZone(v) ? undefined : `unknown time zone ${JSON.stringify(v)}`),
+  },
+  {
+    key: 'budgetDaily',
+    flag: 'budget-daily',
+    env: ['WOODPECKER_BUDGET_DAILY'],
+    type: 'float',
+    placeholder: 'AMOUNT',
+    category: CoreCategory.capacity,
+    description:
+      'Spend cap per calendar day, in the account\'s currency, for this pool\'s servers (price list × billed time, public IPv4 included). New servers are created only while one more hour of every running server plus the new one fits under the cap; running work is never cut. Unset = no cap.',
+    validate: positiveMoney,
+  },
+  {
+    key: 'budgetMonthly',
+    flag: 'budget-monthly',
+    env: ['WOODPECKER_BUDGET_MONTHLY'],
+    type: 'float',
+    placeholder: 'AMOUNT',
+    category: CoreCategory.capacity,
+    description: 'Spend cap per calendar month, like --budget-daily. Unset = no cap.',
+    validate: positiveMoney,
   },
   {
     key: 'danglingGrace',

@@ -40,6 +40,11 @@ describe('toCoreConfig', () => {
       policy: 'default',
       queuePollInterval: 2000,
       eventStream: true,
+      minIdleSlots: 0,
+      schedules: [],
+      timeZone: 'UTC',
+      budgetDaily: undefined,
+      budgetMonthly: undefined,
       danglingGrace: 120_000,
       requestTimeout: 30_000,
       httpAddr: '127.0.0.1:8080',
@@ -203,5 +208,33 @@ describe('parseHostPort / isLoopbackAddr', () => {
   ];
   for (const [addr, expected] of table) {
     it(`isLoopbackAddr(${addr}) = ${expected}`, () => assert.equal(isLoopbackAddr(addr), expected));
+  }
+});
+
+describe('warm capacity and budget options', () => {
+  const env = (e: Record<string, string>) => resolveOptions(coreOptions, { cli: {}, env: e });
+  it('reads several schedule periods separated by ";" (cron fields keep their commas)', () => {
+    const c = toCoreConfig(
+      env({ WOODPECKER_TOKEN: 't', WOODPECKER_SCHEDULE: '* 8-18 * * mon,tue,fri min-idle-slots=2; * * 25 12 * min-agents=0' }),
+    );
+    assert.deepEqual(
+      c.schedules.map((s) => [s.text, s.settings]),
+      [
+        ['* 8-18 * * mon,tue,fri min-idle-slots=2', { minIdleSlots: 2 }],
+        ['* * 25 12 * min-agents=0', { minAgents: 0 }],
+      ],
+    );
+  });
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ WOODPECKER_SCHEDULE: '* 8-18 * * mon-fri' }, /--schedule.*WOODPECKER_SCHEDULE.*5 cron range fields/s],
+    [{ WOODPECKER_TIMEZONE: 'Moscow' }, /--timezone.*WOODPECKER_TIMEZONE.*unknown time zone "Moscow"/s],
+    [{ WOODPECKER_BUDGET_DAILY: '0' }, /--budget-daily.*WOODPECKER_BUDGET_DAILY.*greater than 0/s],
+    [{ WOODPECKER_BUDGET_MONTHLY: 'lots' }, /--budget-monthly.*not a number/s],
+    [{ WOODPECKER_MIN_IDLE_SLOTS: '-2' }, /--min-idle-slots.*0 or more/s],
+  ];
+  for (const [e, re] of bad) {
+    it(`rejects ${JSON.stringify(e)} naming the flag`, () => {
+      assert.throws(() => env(e), (err: unknown) => err instanceof ConfigError && re.test(err.message));
+    });
   }
 });
