@@ -105,7 +105,7 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     requestTimeout: core.requestTimeout,
     onRequest: (e) => opts.onRequest?.('timeweb', e),
   });
-  const engine = engineConfigFrom(core, provider.billingModel);
+  const engine = engineConfigFrom(core, provider.billingModel, provider.price?.());
   const lease = new LeaseKeeper({
     api: woodpecker,
     installationId: engine.installationId,

@@ -50,6 +50,8 @@ export interface CoreConfig {
   /** Wake the queue poll on the server's pipeline events (default policy only). */
   eventStream: boolean;
   minIdleSlots: number;
+  forecast: boolean;
+  bootTime: number;
   schedules: Schedule[];
   timeZone: string;
   budgetDaily: number | undefined;
@@ -377,6 +379,8 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
     queuePollInterval: duration(values, 'queuePollInterval'),
     eventStream: bool(values, 'eventStream'),
     minIdleSlots: num(values, 'minIdleSlots'),
+    forecast: bool(values, 'forecast'),
+    bootTime: duration(values, 'bootTime', { positive: true }),
     schedules: schedulePeriods(str(values, 'schedule')).map((text) => parseSchedule(text)),
     timeZone: str(values, 'timeZone'),
     budgetDaily: optionalNum(values, 'budgetDaily'),
@@ -390,8 +394,44 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
   };
 }
 
-/** The engine's slice of the core configuration, plus the provider's billing model. */
-export function engineConfigFrom(core: CoreConfig, billingModel: BillingModel): EngineConfig {
+/** Arrivals older than this do not count for the forecast. */
+export const FORECAST_WINDOW_MS = 30 * 60_000;
+
+/**
+ * The engine's slice of the core configuration, plus the provider's billing model and price (the budget needs the
+ * price: a cap without one is a configuration error).
+ */
+export function engineConfigFrom(
+  core: CoreConfig,
+  billingModel: BillingModel,
+  price?: { perHour: number; currency: string },
+): EngineConfig {
+  const warm =
+    core.minIdleSlots > 0 || core.schedules.length > 0 || core.forecast
+      ? {
+          minIdleSlots: core.minIdleSlots,
+          schedules: core.schedules,
+          timeZone: core.timeZone,
+          ...(core.forecast ? { forecast: { windowMs: FORECAST_WINDOW_MS, horizonMs: core.bootTime } } : {}),
+        }
+      : undefined;
+  const capped = core.budgetDaily !== undefined || core.budgetMonthly !== undefined;
+  if (capped && !(price && price.perHour > 0)) {
+    throw optionError(
+      spec(core.budgetDaily !== undefined ? 'budgetDaily' : 'budgetMonthly'),
+      'a budget needs the price of a server, and the provider gave none',
+    );
+  }
+  const budget =
+    capped && price
+      ? {
+          ...(core.budgetDaily !== undefined ? { daily: core.budgetDaily } : {}),
+          ...(core.budgetMonthly !== undefined ? { monthly: core.budgetMonthly } : {}),
+          timeZone: core.timeZone,
+          perHour: price.perHour,
+          currency: price.currency,
+        }
+      : undefined;
   return {
     policy: core.policy,
     poolId: core.poolId,
@@ -406,5 +446,7 @@ export function engineConfigFrom(core: CoreConfig, billingModel: BillingModel): 
     danglingGrace: core.danglingGrace,
     billingModel,
     ...(core.filterLabels !== undefined ? { filterLabels: core.filterLabels } : {}),
+    ...(warm ? { warm } : {}),
+    ...(budget ? { budget } : {}),
   };
 }

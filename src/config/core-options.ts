@@ -279,6 +279,28 @@ export const coreOptions: readonly OptionSpec[] = [
     validate: (v) => (typeof v === 'string' && validTimeZone(v) ? undefined : `unknown time zone ${JSON.stringify(v)}`),
   },
   {
+    key: 'forecast',
+    flag: 'forecast',
+    env: ['WOODPECKER_FORECAST'],
+    type: 'bool',
+    default: false,
+    category: CoreCategory.capacity,
+    description:
+      'Default policy only: keep free slots for the workflows expected to arrive within one --boot-time, from the arrivals of the last 30 minutes (rate × boot time, rounded; a quiet pool keeps none). Adds to --min-idle-slots when it asks for more.',
+  },
+  {
+    key: 'bootTime',
+    flag: 'boot-time',
+    env: ['WOODPECKER_BOOT_TIME'],
+    type: 'duration',
+    default: 2 * M,
+    placeholder: 'DURATION',
+    category: CoreCategory.capacity,
+    description:
+      'How long a new server takes until its agent takes work (measure it with `twcloud-scaler timeweb test`): the forecast\'s horizon. Greater than 0.',
+    validate: (v) => (typeof v === 'number' && v > 0 ? undefined : 'must be greater than 0'),
+  },
+  {
     key: 'budgetDaily',
     flag: 'budget-daily',
     env: ['WOODPECKER_BUDGET_DAILY'],

@@ -1,6 +1,8 @@
 import { roughDuration } from '../config/duration.js';
 import type { ProviderServer } from '../providers/types.js';
 import type { WoodpeckerAgent } from '../woodpecker/types.js';
+import { budgetRoom } from './budget.js';
+import { warmTarget } from './capacity.js';
 import { queueDemand } from './demand.js';
 import { poolMembership, runningTasksByAgent } from './pool.js';
 import type { ForeignResource } from './pool.js';
@@ -51,15 +53,18 @@ export function inTeardownWindow(agent: Pick<WoodpeckerAgent, 'created'>, cfg: E
   return age % HOUR >= HOUR - window;
 }
 
-/** The upstream scaling formula (reference §4.2), with booting agents as capacity in the default policy. */
+/**
+ * The upstream scaling formula (reference §4.2), with booting agents as capacity in the default policy, and
+ * `idleSlots` free slots wanted on top of the queue (warm capacity; 0 = upstream's formula).
+ */
 export function calcDelta(
-  input: { free: number; running: number; pending: number; active: number; booting: number },
+  input: { free: number; running: number; pending: number; active: number; booting: number; idleSlots?: number },
   cfg: Pick<EngineConfig, 'workflowsPerAgent' | 'minAgents' | 'maxAgents' | 'policy'>,
 ): { available: number; required: number; delta: number } {
   const wpa = cfg.workflowsPerAgent;
   let available = Math.ceil((input.free + input.running) / wpa);
   if (cfg.policy === 'default') available += input.booting;
-  const required = Math.ceil((input.pending + input.running) / wpa);
+  const required = Math.ceil((input.pending + input.running + (input.idleSlots ?? 0)) / wpa);
   const maxUp = cfg.maxAgents - input.active;
   const maxDown = input.active - cfg.minAgents;
   let delta = Math.ceil(required - available);
@@ -68,6 +73,11 @@ export function calcDelta(
   // `-maxDown` is -0 when the pool sits at min-agents; report a plain 0 (summary, metrics, status page).
   if (delta === 0) delta = 0;
   return { available, required, delta };
+}
+
+interface PlannedBudget {
+  why?: string;
+  summary: NonNullable<PlanSummary['budget']>;
 }
 
 interface PoolAgent {
@@ -150,6 +160,29 @@ class Planner {
     return { actions: this.actions, summary, notes: this.notes, foreign: this.foreign };
   }
 
+  /** min-agents in force this tick (a schedule may change it; an exhausted budget makes it 0). */
+  private minAgents = 0;
+
+  /** The budget's room for creates, from the ledger kept in memory; undefined without a budget. */
+  private budgetRoom(): PlannedBudget | undefined {
+    const b = this.cfg.budget;
+    if (!b) return undefined;
+    const ledger = this.memory.capacity.ledger;
+    const room = budgetRoom(ledger, this.servers?.length ?? 0, b);
+    return {
+      why: room.why,
+      summary: {
+        currency: b.currency,
+        spentDay: ledger?.spentDay ?? 0,
+        spentMonth: ledger?.spentMonth ?? 0,
+        ...(b.daily !== undefined ? { daily: b.daily } : {}),
+        ...(b.monthly !== undefined ? { monthly: b.monthly } : {}),
+        room: room.creates === Infinity ? Number.MAX_SAFE_INTEGER : room.creates,
+        exhausted: room.exhausted,
+      },
+    };
+  }
+
   private get isDefault(): boolean {
     return this.cfg.policy === 'default';
   }
@@ -207,14 +240,22 @@ class Planner {
     const demand = queueDemand(this.obs.queue, this.cfg.filterLabels);
     const activeAgents = this.pool.filter((pa) => !pa.noSchedule);
     const booting = activeAgents.filter((pa) => this.isBooting(pa)).length;
+    const budget = this.budgetRoom();
+    // Warm capacity is ours (the default policy); an exhausted budget keeps nothing warm and lets min-agents go.
+    const warm = this.isDefault ? warmTarget(this.cfg, this.memory.capacity.arrivals, this.now) : undefined;
+    const minAgents = budget?.summary.exhausted ? 0 : (warm?.minAgents ?? this.cfg.minAgents);
+    const idleSlots = budget?.summary.exhausted ? 0 : (warm?.idleSlots ?? 0);
+    this.minAgents = minAgents;
     const { available, required, delta } = calcDelta(
       {
         ...demand,
         active: activeAgents.length,
         booting,
+        idleSlots,
       },
-      this.cfg,
+      { ...this.cfg, minAgents },
     );
+    const forWork = Math.ceil((demand.pending + demand.running) / this.cfg.workflowsPerAgent);
     const serverStates = { booting: 0, running: 0, failed: 0, deleting: 0 };
     for (const s of this.servers ?? []) serverStates[s.state]++;
     const summary: PlanSummary = {
@@ -230,25 +271,54 @@ class Planner {
       required,
       delta,
       desired: activeAgents.length,
+      ...(warm && this.cfg.warm ? { warm } : {}),
+      ...(budget ? { budget: budget.summary } : {}),
     };
 
     if (this.memory.paused) {
       if (delta !== 0) this.notes.push(`scaling is paused by an operator; would change the pool by ${delta}`);
       return summary;
     }
-    if (delta > 0) summary.desired += this.scaleUp(delta, { pending: demand.pending, required, available });
+    if (delta > 0) {
+      summary.desired += this.scaleUp(delta, {
+        pending: demand.pending,
+        required,
+        available,
+        warm: forWork <= available && idleSlots > 0 ? { idleSlots, why: warm?.why ?? [] } : undefined,
+        budget,
+      });
+    }
     else if (delta < 0 && mode === 'full') summary.desired -= this.drain(-delta, { required, available });
     return summary;
   }
 
-  private scaleUp(n: number, ctx: { pending: number; required: number; available: number }): number {
-    const why =
-      ctx.required > ctx.available
+  private scaleUp(
+    n: number,
+    ctx: {
+      pending: number;
+      required: number;
+      available: number;
+      /** Set when the queue alone needs no more agents: the add is for warm capacity. */
+      warm?: { idleSlots: number; why: string[] };
+      budget?: PlannedBudget;
+    },
+  ): number {
+    const why = ctx.warm
+      ? reason(
+          'warm-capacity',
+          `keeping ${ctx.warm.idleSlots} workflow slot(s) free for the next arrivals` +
+            (ctx.warm.why.length > 0 ? ` (${ctx.warm.why.join('; ')})` : ' (min-idle-slots)'),
+        )
+      : ctx.required > ctx.available
         ? reason(
             'pending-work',
             `${ctx.pending} pending workflow(s) need ${ctx.required} agent(s), ${ctx.available} available`,
           )
-        : reason('min-agents', `pool below min-agents ${this.cfg.minAgents}`);
+        : reason(
+            'min-agents',
+            `pool below min-agents ${this.minAgents}` +
+              (this.minAgents !== this.cfg.minAgents ? ' (set by a schedule)' : ''),
+          );
     const adminDrained = new Set(this.memory.drainRequested);
     // Reactivate drained agents first, but only as many as needed (upstream reactivated all of them), and only live
     // ones (upstream also reactivated dead agents that a later stage then removed).
@@ -292,6 +362,10 @@ class Planner {
           `count against max-agents ${this.cfg.maxAgents}`,
       );
       creates = Math.max(0, room);
+    }
+    if (ctx.budget && creates > ctx.budget.summary.room) {
+      this.notes.push(`create limited to ${ctx.budget.summary.room} of ${creates} by the ${ctx.budget.why ?? 'budget'}`);
+      creates = ctx.budget.summary.room;
     }
     for (let i = 0; i < creates; i++) this.actions.push({ kind: 'create', reason: why });
     return added + creates;

@@ -4,6 +4,7 @@ import { monotonicNow, type Clock, type RandomFn } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import { applyResults } from './after.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
+import { nextCapacity } from './capacity.js';
 import type { LeaseStatus } from './lease.js';
 import type { LeaseGate } from './lease-keeper.js';
 import { nextMemory } from './memory.js';
@@ -214,7 +215,8 @@ export class Reconciler {
         // Keeps the cached server list (used by scale-up ticks between full ones) in step with what this tick
         // created and removed, so max-agents and names stay right until the next full list.
         this.lastServers = state.servers;
-        this.memory = nextMemory(this.memory, observation, results, config);
+        const next = nextMemory(this.memory, observation, results, config);
+        this.memory = { ...next, capacity: nextCapacity(next.capacity, observation, state, config) };
       }
       // Upkeep writes (marking new floating IPs) happen here, not in list(): a dry run sends no write.
       if (mode === 'full' && observation?.servers && !this.deps.dryRun && !standby) await this.deps.provider.tend?.(signal);

@@ -1,6 +1,8 @@
 import type { BillingModel, ProviderServer } from '../providers/types.js';
 import type { QueueInfo, WoodpeckerAgent } from '../woodpecker/types.js';
 import type { ForeignResource } from './pool.js';
+import type { BudgetSettings } from './budget.js';
+import { initialCapacity, type CapacityMemory, type WarmSettings } from './capacity.js';
 
 /**
  * `upstream` reproduces woodpecker-ci/autoscaler's decisions (with the safety fixes every policy gets);
@@ -27,6 +29,10 @@ export interface EngineConfig {
   billingModel: BillingModel;
   /** Go autoscaler 1.5.0 `--filter-labels`: count only queue tasks with this label (see demand.ts). */
   filterLabels?: { key: string; value: string };
+  /** Warm capacity (default policy only): idle slots, schedules, forecast. Undefined = none. */
+  warm?: WarmSettings;
+  /** Spend caps and the server price (both policies). Undefined = no cap. */
+  budget?: BudgetSettings;
 }
 
 /** What one tick observed. `servers` is undefined when the provider list could not be read. */
@@ -72,6 +78,8 @@ export interface EngineMemory {
   busySeenAt: Readonly<Record<string, number>>;
   /** Agents of an earlier release proven ours (adopted) while this process ran: ours even when the list fails. */
   adopted: readonly AgentRef[];
+  /** Arrival history (forecast) and the spend ledger (budget). */
+  capacity: CapacityMemory;
 }
 
 export const initialMemory: EngineMemory = {
@@ -84,12 +92,14 @@ export const initialMemory: EngineMemory = {
   createRateLimitedUntil: 0,
   busySeenAt: {},
   adopted: [],
+  capacity: initialCapacity,
 };
 
 /** Machine-readable reasons. Every action carries one, plus a human sentence. */
 export type ReasonCode =
   | 'pending-work' // queue needs more slots than available
-  | 'min-agents' // pool below min-agents
+  | 'min-agents' // pool below min-agents (or a schedule's)
+  | 'warm-capacity' // fewer free slots than min-idle-slots / a schedule / the forecast asks for
   | 'excess-capacity' // more slots than work
   | 'above-max-agents' // pool above max-agents
   | 'idle-timeout' // per-second billing: idle long enough
@@ -154,6 +164,19 @@ export interface PlanSummary {
   delta: number;
   /** Agents the pool should have after this tick. */
   desired: number;
+  /** Warm capacity in force (default policy), when configured. */
+  warm?: { minAgents: number; idleSlots: number; why: string[] };
+  /** Spend and caps, when a budget is configured. */
+  budget?: {
+    currency: string;
+    spentDay: number;
+    spentMonth: number;
+    daily?: number;
+    monthly?: number;
+    /** New servers the caps allow now. */
+    room: number;
+    exhausted: boolean;
+  };
 }
 
 export interface Plan {

@@ -41,6 +41,8 @@ describe('toCoreConfig', () => {
       queuePollInterval: 2000,
       eventStream: true,
       minIdleSlots: 0,
+      forecast: false,
+      bootTime: 120_000,
       schedules: [],
       timeZone: 'UTC',
       budgetDaily: undefined,
