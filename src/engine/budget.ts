@@ -4,9 +4,9 @@ import { localTime } from './schedule.js';
 /**
  * Money as a limit. A ledger estimates what this pool's servers cost, from what the daemon observes (each owned
  * server, its creation time, the billing model and the price of one server per hour), per calendar day and month
- * in the budget's time zone. Creates stop when a new server's first paid hour would not fit under a cap together
- * with one more hour of every server that already runs (so work in flight can go on without crossing the cap);
- * running work is never cut. Pure functions: the caller keeps the ledger between ticks.
+ * in the budget's time zone. Creates stop when a new server's first and next hour would not fit under a cap together
+ * with the next hour of every server that already runs, and a server whose next hour does not fit is let go before
+ * it renews; running work is never cut. Pure functions: the caller keeps the ledger between ticks.
  *
  * After a restart the ledger starts again from what exists: each server is charged from the start of its current
  * paid hour (hourly billing) or from the first observation (per-second billing), so spend earlier that day by
@@ -78,7 +78,9 @@ export function updateLedger(
 export interface BudgetRoom {
   /** New servers the budget allows now (Infinity without caps). */
   creates: number;
-  /** A cap leaves no room for one more hour of the servers that run: let idle ones go, keep none warm. */
+  /** Servers whose next paid hour still fits under the caps (Infinity without caps): the pool shrinks to this. */
+  affordable: number;
+  /** The next hour of the servers that run does not fit: keep nothing warm, let idle ones go before they renew. */
   exhausted: boolean;
   /** Why creates are limited, for notes and reasons; undefined when they are not. */
   why?: string;
@@ -89,30 +91,25 @@ function fmt(n: number, currency: string): string {
 }
 
 /**
- * How many servers may be created under the caps. Each running server is reserved one more hour, and a new one
- * costs one hour (hourly billing charges it at once; per-second billing is charged for at most that before the
- * next decision can stop it).
+ * What the caps allow. Every server that runs holds a reservation for its next hour; a new server costs its first
+ * hour at once (hourly billing charges it; per-second billing is charged for at most that before a later decision
+ * can stop it) plus the reservation of its own next hour. So the pool never commits to more than the caps cover, and
+ * a server whose next hour does not fit is let go before it renews (unless it runs a workflow: running work is never
+ * cut, and only such a server's renewal can pass a cap).
  */
 export function budgetRoom(ledger: Ledger | undefined, running: number, settings: BudgetSettings): BudgetRoom {
   const caps: { name: string; cap: number; spent: number }[] = [];
   if (settings.daily !== undefined) caps.push({ name: 'daily', cap: settings.daily, spent: ledger?.spentDay ?? 0 });
   if (settings.monthly !== undefined) caps.push({ name: 'monthly', cap: settings.monthly, spent: ledger?.spentMonth ?? 0 });
-  if (caps.length === 0 || settings.perHour <= 0) return { creates: Infinity, exhausted: false };
-  const reserved = running * settings.perHour;
-  let creates = Infinity;
-  let exhausted = false;
-  let why: string | undefined;
-  for (const c of caps) {
-    const free = c.cap - c.spent - reserved;
-    const n = Math.max(0, Math.floor(free / settings.perHour + 1e-9));
-    if (free < 0) exhausted = true;
-    if (n < creates) {
-      creates = n;
-      why =
-        `${c.name} budget: ${fmt(c.spent, settings.currency)} of ${fmt(c.cap, settings.currency)} spent, ` +
-        `${fmt(reserved, settings.currency)} reserved for the next hour of ${running} running server(s), ` +
-        `${fmt(settings.perHour, settings.currency)} per new server`;
-    }
-  }
-  return { creates, exhausted, why };
+  if (caps.length === 0 || settings.perHour <= 0) return { creates: Infinity, affordable: Infinity, exhausted: false };
+  let tightest = caps[0];
+  for (const c of caps) if (tightest === undefined || c.cap - c.spent < tightest.cap - tightest.spent) tightest = c;
+  if (tightest === undefined) return { creates: Infinity, affordable: Infinity, exhausted: false };
+  const affordable = Math.max(0, Math.floor((tightest.cap - tightest.spent) / settings.perHour + 1e-9));
+  const creates = Math.max(0, Math.floor((affordable - running) / 2));
+  const why =
+    `${tightest.name} budget: ${fmt(tightest.spent, settings.currency)} of ${fmt(tightest.cap, settings.currency)} spent, ` +
+    `the next hour of ${running} running server(s) reserved, ${fmt(2 * settings.perHour, settings.currency)} ` +
+    `(first and next hour) per new server`;
+  return { creates, affordable, exhausted: affordable < running, why };
 }

@@ -77,6 +77,7 @@ export function calcDelta(
 
 interface PlannedBudget {
   why?: string;
+  affordable: number;
   summary: NonNullable<PlanSummary['budget']>;
 }
 
@@ -171,6 +172,7 @@ class Planner {
     const room = budgetRoom(ledger, this.servers?.length ?? 0, b);
     return {
       why: room.why,
+      affordable: room.affordable,
       summary: {
         currency: b.currency,
         spentDay: ledger?.spentDay ?? 0,
@@ -243,10 +245,11 @@ class Planner {
     const budget = this.budgetRoom();
     // Warm capacity is ours (the default policy); an exhausted budget keeps nothing warm and lets min-agents go.
     const warm = this.isDefault ? warmTarget(this.cfg, this.memory.capacity.arrivals, this.now) : undefined;
-    const minAgents = budget?.summary.exhausted ? 0 : (warm?.minAgents ?? this.cfg.minAgents);
+    const affordable = budget?.affordable ?? Infinity;
+    const minAgents = Math.min(affordable, warm?.minAgents ?? this.cfg.minAgents);
     const idleSlots = budget?.summary.exhausted ? 0 : (warm?.idleSlots ?? 0);
     this.minAgents = minAgents;
-    const { available, required, delta } = calcDelta(
+    const calc = calcDelta(
       {
         ...demand,
         active: activeAgents.length,
@@ -255,6 +258,15 @@ class Planner {
       },
       { ...this.cfg, minAgents },
     );
+    const { available } = calc;
+    // The budget shrinks the pool to the servers whose next hour it still covers (drains happen in the teardown
+    // window, before a renewal).
+    const required = Math.min(calc.required, affordable);
+    let delta = calc.delta;
+    if (required < calc.required && activeAgents.length > affordable) {
+      delta = Math.min(delta, Math.max(affordable, minAgents) - activeAgents.length);
+      this.notes.push(`the budget covers the next hour of ${affordable} server(s): the pool shrinks to that`);
+    } else if (required < calc.required) delta = Math.min(delta, Math.max(0, affordable - activeAgents.length));
     const forWork = Math.ceil((demand.pending + demand.running) / this.cfg.workflowsPerAgent);
     const serverStates = { booting: 0, running: 0, failed: 0, deleting: 0 };
     for (const s of this.servers ?? []) serverStates[s.state]++;
@@ -284,7 +296,11 @@ class Planner {
         pending: demand.pending,
         required,
         available,
-        warm: forWork <= available && idleSlots > 0 ? { idleSlots, why: warm?.why ?? [] } : undefined,
+        forWork,
+        warm:
+          forWork <= available && idleSlots > 0 && activeAgents.length >= minAgents
+            ? { idleSlots, why: warm?.why ?? [] }
+            : undefined,
         budget,
       });
     }
@@ -298,6 +314,8 @@ class Planner {
       pending: number;
       required: number;
       available: number;
+      /** Agents the queue alone needs (without warm slots). */
+      forWork: number;
       /** Set when the queue alone needs no more agents: the add is for warm capacity. */
       warm?: { idleSlots: number; why: string[] };
       budget?: PlannedBudget;
@@ -309,10 +327,10 @@ class Planner {
           `keeping ${ctx.warm.idleSlots} workflow slot(s) free for the next arrivals` +
             (ctx.warm.why.length > 0 ? ` (${ctx.warm.why.join('; ')})` : ' (min-idle-slots)'),
         )
-      : ctx.required > ctx.available
+      : ctx.forWork > ctx.available
         ? reason(
             'pending-work',
-            `${ctx.pending} pending workflow(s) need ${ctx.required} agent(s), ${ctx.available} available`,
+            `${ctx.pending} pending workflow(s) need ${ctx.forWork} agent(s), ${ctx.available} available`,
           )
         : reason(
             'min-agents',

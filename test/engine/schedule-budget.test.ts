@@ -134,19 +134,26 @@ describe('budget ledger', () => {
 describe('budget room', () => {
   const settings: BudgetSettings = { daily: 10, timeZone: 'UTC', perHour: 2, currency: 'RUB' };
   const ledger = (spentDay: number, spentMonth = spentDay) => ({ day: 'd', month: 'm', spentDay, spentMonth, paidUntil: {} });
-  const cases: { what: string; spent: number; running: number; s?: Partial<BudgetSettings>; creates: number; exhausted: boolean }[] = [
-    { what: 'no caps: unlimited', spent: 100, running: 3, s: { daily: undefined }, creates: Infinity, exhausted: false },
-    { what: 'empty day: five hours fit', spent: 0, running: 0, creates: 5, exhausted: false },
-    { what: 'running servers reserve their next hour', spent: 2, running: 2, creates: 2, exhausted: false },
-    { what: 'exactly at the cap with reservations: no create, not exhausted', spent: 6, running: 2, creates: 0, exhausted: false },
-    { what: 'the next hour of the running ones does not fit: exhausted', spent: 8, running: 2, creates: 0, exhausted: true },
-    { what: 'the tighter cap wins (monthly)', spent: 0, running: 0, s: { monthly: 4 }, creates: 2, exhausted: false },
+  const cases: {
+    what: string;
+    spent: number;
+    running: number;
+    s?: Partial<BudgetSettings>;
+    creates: number;
+    affordable: number;
+    exhausted: boolean;
+  }[] = [
+    { what: 'no caps: unlimited', spent: 100, running: 3, s: { daily: undefined }, creates: Infinity, affordable: Infinity, exhausted: false },
+    { what: 'empty day: five hours fit, a new server takes two (first + next)', spent: 0, running: 0, creates: 2, affordable: 5, exhausted: false },
+    { what: 'running servers reserve their next hour', spent: 2, running: 2, creates: 1, affordable: 4, exhausted: false },
+    { what: 'exactly covered: no create, not exhausted', spent: 6, running: 2, creates: 0, affordable: 2, exhausted: false },
+    { what: 'the next hour of the running ones does not fit: exhausted', spent: 8, running: 2, creates: 0, affordable: 1, exhausted: true },
+    { what: 'the tighter cap wins (monthly)', spent: 0, running: 0, s: { monthly: 4 }, creates: 1, affordable: 2, exhausted: false },
   ];
   for (const c of cases) {
     it(c.what, () => {
       const r = budgetRoom(ledger(c.spent), c.running, { ...settings, ...c.s });
-      assert.equal(r.creates, c.creates);
-      assert.equal(r.exhausted, c.exhausted);
+      assert.deepEqual({ creates: r.creates, affordable: r.affordable, exhausted: r.exhausted }, { creates: c.creates, affordable: c.affordable, exhausted: c.exhausted });
       if (c.creates !== Infinity) assert.match(r.why ?? '', /budget: .* RUB/);
     });
   }
