@@ -114,6 +114,18 @@ export function formatStatus(s: StatusSnapshot): string {
   if (p.desired !== null) {
     out.push(`Target agents: ${p.desired} schedulable after the last reconcile (the queue needs ${p.required ?? '?'}, capacity counted ${p.available ?? '?'})`);
   }
+  const warm = s.summary?.warm;
+  if (warm) {
+    out.push(`Warm capacity: ${warm.idleSlots} free slot(s), min-agents ${warm.minAgents}${warm.why.length > 0 ? ` (${warm.why.join('; ')})` : ''}`);
+  }
+  const budget = s.summary?.budget;
+  if (budget) {
+    const caps = [
+      ...(budget.daily !== undefined ? [`${budget.spentDay.toFixed(2)} of ${budget.daily} ${budget.currency} today`] : []),
+      ...(budget.monthly !== undefined ? [`${budget.spentMonth.toFixed(2)} of ${budget.monthly} ${budget.currency} this month`] : []),
+    ];
+    out.push(`Budget: ${caps.join(', ')}${budget.exhausted ? ' — exhausted: no creates, nothing kept warm' : ''}`);
+  }
   if (s.queue) {
     const q = s.queue;
     const oldest = q.oldestPendingAgeMs !== null ? `, oldest pending ${fmtDuration(q.oldestPendingAgeMs)}` : '';

@@ -99,6 +99,33 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     help: '1 when the account balance is below the provider\'s warning threshold (e.g. --timewebcloud-balance-warn).',
     registers,
   });
+  const warmSlots = new Gauge({
+    name: n('warm_idle_slots'),
+    help: 'Free workflow slots the pool keeps ready beyond the queue (min-idle-slots, schedules, forecast); default policy.',
+    registers,
+  });
+  const warmMinAgents = new Gauge({
+    name: n('warm_min_agents'),
+    help: 'min-agents in force (a schedule or an exhausted budget may change it).',
+    registers,
+  });
+  const budgetSpent = new Gauge({
+    name: n('budget_spent'),
+    help: "Estimated spend of the pool's servers in the current calendar period (price list × billed time).",
+    labelNames: ['period', 'currency'],
+    registers,
+  });
+  const budgetCap = new Gauge({
+    name: n('budget_cap'),
+    help: 'The configured spend cap per period (--budget-daily, --budget-monthly).',
+    labelNames: ['period', 'currency'],
+    registers,
+  });
+  const budgetExhausted = new Gauge({
+    name: n('budget_exhausted'),
+    help: '1 when a cap does not cover the next hour of the running servers: no creates, nothing kept warm.',
+    registers,
+  });
   const paused = new Gauge({ name: n('paused'), help: '1 when an operator paused scaling.', registers });
   const cordoned = new Gauge({ name: n('cordoned_agents'), help: 'Agents an operator cordoned (never scaled in).', registers });
   const provisionFailures = new Gauge({
@@ -280,6 +307,16 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       queue.set({ state: 'running' }, s.runningTasks);
       slots.set({ kind: 'free' }, s.freeSlots);
       slots.set({ kind: 'busy' }, s.runningTasks);
+      warmMinAgents.set(s.warm?.minAgents ?? 0);
+      warmSlots.set(s.warm?.idleSlots ?? 0);
+      if (s.budget) {
+        const c = s.budget.currency;
+        budgetSpent.set({ period: 'day', currency: c }, s.budget.spentDay);
+        budgetSpent.set({ period: 'month', currency: c }, s.budget.spentMonth);
+        if (s.budget.daily !== undefined) budgetCap.set({ period: 'day', currency: c }, s.budget.daily);
+        if (s.budget.monthly !== undefined) budgetCap.set({ period: 'month', currency: c }, s.budget.monthly);
+        budgetExhausted.set(s.budget.exhausted ? 1 : 0);
+      }
     }
 
     const obs = report.observation;

@@ -116,7 +116,16 @@ function renderCards(s){
   setText("c-agents-sub", parts.length ? parts.join(", ") : "none");
   var p = s.pool || {};
   setText("c-desired", p.desired === null || p.desired === undefined ? "\\u2014" : p.desired);
-  setText("c-desired-sub", p.required === null || p.required === undefined ? "" : "the queue needs " + p.required + ", capacity counted " + p.available);
+  var sub = p.required === null || p.required === undefined ? "" : "the queue needs " + p.required + ", capacity counted " + p.available;
+  var sm = s.summary || {};
+  if (sm.warm && sm.warm.idleSlots) sub += "; " + sm.warm.idleSlots + " slot(s) kept warm";
+  if (sm.budget) {
+    var b = sm.budget, caps = [];
+    if (b.daily !== undefined) caps.push(b.spentDay.toFixed(2) + " of " + b.daily + " " + b.currency + " today");
+    if (b.monthly !== undefined) caps.push(b.spentMonth.toFixed(2) + " of " + b.monthly + " " + b.currency + " this month");
+    sub += "; budget: " + caps.join(", ") + (b.exhausted ? " (exhausted: no creates)" : "");
+  }
+  setText("c-desired-sub", sub);
   var q = s.queue;
   setText("c-pending", q ? q.pending : "\\u2014");
   setText("c-pending-sub", q ? (q.waitingOnDeps + " waiting on deps" + (q.oldestPendingAgeMs !== null ? ", oldest " + dur(q.oldestPendingAgeMs) : "") + (q.paused ? ", queue paused" : "")) : "");
