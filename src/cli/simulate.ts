@@ -28,6 +28,7 @@ interface SimulateFlags {
   tail: string;
   bootDelay: string;
   agentStartDelay: string;
+  imageAgentStartDelay: string;
   neverBootRate: string;
   agentDeathRate: string;
   pricePerHour?: string;
@@ -92,6 +93,14 @@ export function registerSimulateCommand(program: Command, io: SandboxCliIo = {})
     .addOption(
       new Option('--agent-start-delay <DELAY>', 'installed → agent connected (docker pull, compose up)').default('20s..40s').helpGroup('Simulation:'),
     )
+    .addOption(
+      new Option(
+        '--image-agent-start-delay <DELAY>',
+        'the same for servers booted from a baked image (--timewebcloud-image-id): compose up only',
+      )
+        .default('5s..10s')
+        .helpGroup('Simulation:'),
+    )
     .addOption(new Option('--never-boot-rate <SHARE>', 'share of servers that never finish installing (0..1)').default('0').helpGroup('Simulation:'))
     .addOption(new Option('--agent-death-rate <SHARE>', 'share of agents that die some time after connecting (0..1)').default('0').helpGroup('Simulation:'))
     .addOption(
@@ -128,6 +137,7 @@ export function registerSimulateCommand(program: Command, io: SandboxCliIo = {})
       tail: duration('tail', flags.tail),
       bootDelay: delay('boot-delay', flags.bootDelay),
       agentStartDelay: delay('agent-start-delay', flags.agentStartDelay),
+      imageAgentStartDelay: delay('image-agent-start-delay', flags.imageAgentStartDelay),
       neverBootRate: rate('never-boot-rate', flags.neverBootRate),
       agentDeathRate: rate('agent-death-rate', flags.agentDeathRate),
       wallClock: () => performance.now(),

@@ -62,4 +62,10 @@ export const SHOWN_SETTINGS: readonly string[] = [
   'agentIdleTimeout',
   'agentInactivityTimeout',
   'agentBillingTeardownMargin',
+  'minIdleSlots',
+  'schedule',
+  'forecast',
+  'budgetDaily',
+  'budgetMonthly',
+  'eventStream',
 ].filter((k) => coreOptions.some((o) => o.key === k));

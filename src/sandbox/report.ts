@@ -123,6 +123,8 @@ const SIMULATOR_SETTING_LABELS: Readonly<Record<string, string>> = {
   priceOverride: '--price-per-hour',
   bootDelay: '--boot-delay',
   agentStartDelay: '--agent-start-delay',
+  imageAgentStartDelay: '--image-agent-start-delay',
+  bootPath: 'boot path',
   neverBootRate: '--never-boot-rate',
   agentDeathRate: '--agent-death-rate',
 };

@@ -31,6 +31,8 @@ export interface SimulateOptions {
   seed?: number;
   bootDelay?: DelaySpec;
   agentStartDelay?: DelaySpec;
+  /** Agent start on servers booted from a baked image (`--timewebcloud-image-id`). Default 5–10 s. */
+  imageAgentStartDelay?: DelaySpec;
   neverBootRate?: number;
   agentDeathRate?: number;
   /** Series sample period (virtual ms). Default 60 s. */
@@ -88,6 +90,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     grpcAddr: typeof user.grpcAddr === 'string' ? user.grpcAddr : 'woodpecker-server:9000',
     ...(opts.bootDelay !== undefined ? { bootDelay: opts.bootDelay } : {}),
     ...(opts.agentStartDelay !== undefined ? { agentStartDelay: opts.agentStartDelay } : {}),
+    ...(opts.imageAgentStartDelay !== undefined ? { imageAgentStartDelay: opts.imageAgentStartDelay } : {}),
     neverBootRate: opts.neverBootRate ?? 0,
     agentDeathRate: opts.agentDeathRate ?? 0,
     poolId: typeof user.poolId === 'string' ? user.poolId : '1',
@@ -215,6 +218,12 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     agentIdleTimeout: engine.agentIdleTimeout,
     agentInactivityTimeout: engine.agentInactivityTimeout,
     agentBillingTeardownMargin: engine.agentBillingTeardownMargin,
+    minIdleSlots: sim.core.minIdleSlots,
+    schedule: sim.core.schedules.map((x) => x.text).join('; '),
+    forecast: sim.core.forecast,
+    budgetDaily: sim.core.budgetDaily,
+    budgetMonthly: sim.core.budgetMonthly,
+    eventStream: sim.core.eventStream,
   };
   for (const k of SHOWN_SETTINGS) settings[k] = settingValue(engineValues[k], k);
   settings.billing = billing;
@@ -222,6 +231,10 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
   if (opts.pricePerHour !== undefined) settings.priceOverride = `${opts.pricePerHour} ${currency}/h`;
   settings.bootDelay = describeDelay(opts.bootDelay ?? { min: 60_000, max: 120_000 });
   settings.agentStartDelay = describeDelay(opts.agentStartDelay ?? { min: 20_000, max: 40_000 });
+  if (typeof user.timewebcloudImageId === 'string' && user.timewebcloudImageId !== '') {
+    settings.bootPath = `baked image ${user.timewebcloudImageId}`;
+    settings.imageAgentStartDelay = describeDelay(opts.imageAgentStartDelay ?? { min: 5_000, max: 10_000 });
+  }
   if (opts.neverBootRate) settings.neverBootRate = opts.neverBootRate;
   if (opts.agentDeathRate) settings.agentDeathRate = opts.agentDeathRate;
 

@@ -81,6 +81,11 @@ export interface WorldOptions {
   bootDelay?: DelaySpec;
   /** Install finished → agent connected (docker pull, compose up). Default uniform 20–40 s. */
   agentStartDelay?: DelaySpec;
+  /**
+   * Agent start on a server booted from a baked image (Docker and the agent image already there: cloud-init only
+   * writes the compose file and starts it). Default 5–10 s.
+   */
+  imageAgentStartDelay?: DelaySpec;
   /** Share of VMs that never finish installing. Default 0. */
   neverBootRate?: number;
   /** Share of agents that die some time after connecting (mid-work or idle). Default 0. */
@@ -221,6 +226,7 @@ export function createWorld(opts: WorldOptions): World {
   const timewebToken = opts.timewebToken ?? 'sandbox-timeweb-token';
   const bootDelay = opts.bootDelay ?? { min: 60_000, max: 120_000 };
   const agentStartDelay = opts.agentStartDelay ?? { min: 20_000, max: 40_000 };
+  const imageAgentStartDelay = opts.imageAgentStartDelay ?? { min: 5_000, max: 10_000 };
   const agentDeathAfter = opts.agentDeathAfter ?? { min: 2 * 60_000, max: 60 * 60_000 };
   const track = opts.track ?? (<T>(p: Promise<T>): Promise<T> => p);
 
@@ -315,7 +321,9 @@ export function createWorld(opts: WorldOptions): World {
     rec.fate = 'starting';
     emit('server-booted', server.name, `server ${server.name} is on; starting the agent`);
     const userData = server.cloud_init ?? '';
-    later(server.id, sampleDelay(agentStartDelay, random), () => startAgent(rec, userData));
+    // From a baked image the installs are skipped (the one template checks what is there): only the start remains.
+    const start = server.image?.is_custom === true ? imageAgentStartDelay : agentStartDelay;
+    later(server.id, sampleDelay(start, random), () => startAgent(rec, userData));
   };
 
   timeweb.hooks.onServerDeleted = (server) => {

@@ -104,4 +104,23 @@ describe('simulate', () => {
     assert.equal(r.leftover.unattachedFloatingIps, 0);
     assert.deepEqual(r.leftover.foreignTouched, []);
   });
+
+  it('a pool booting from a baked image skips the installs: agents come up sooner (boot model per path)', async () => {
+    const run = (values: Record<string, string | number>) =>
+      simulate({ workload: burst, values: { maxAgents: 6, ...values }, seed: 3, tail: 30 * M, bootDelay: { min: 60_000, max: 60_000 } });
+    const os = await run({});
+    const image = await run({ timewebcloudImageId: 'ci-agent-golden' });
+    assert.equal(image.settings.bootPath, 'baked image ci-agent-golden');
+    assert.ok(os.vms.bootP95 >= 80_000, `OS path: 60 s install + 20–40 s agent start, got ${os.vms.bootP95}`);
+    assert.ok(image.vms.bootP95 <= 70_000, `image path: 60 s + 5–10 s, got ${image.vms.bootP95}`);
+    assert.ok(image.queueWait.p95 < os.queueWait.p95);
+    assert.equal(image.workflows.completed, burst.items.length);
+  });
+
+  it('warm capacity and a budget show in the reported settings', async () => {
+    const r = await simulate({ workload: burst, values: { minIdleSlots: 2, budgetDaily: 500 }, seed: 1, tail: 30 * M });
+    assert.equal(r.settings.minIdleSlots, 2);
+    assert.equal(r.settings.budgetDaily, 500);
+    assert.equal(r.workflows.completed, burst.items.length);
+  });
 });
