@@ -47,6 +47,7 @@ function rows(results: readonly SimulationResult[]): Row[] {
     r('VM-hours', (x) => num(x.vms.hours, 1), (x) => x.vms.hours),
     r('boot → agent p50/p95', (x) => `${dur(x.vms.bootP50)} / ${dur(x.vms.bootP95)}`),
     r('cost', (x) => money(x.cost.total, x.cost.currency), (x) => x.cost.total),
+    r('cost per workflow', (x) => money(x.cost.perWorkflow, x.cost.currency), (x) => x.cost.perWorkflow),
     r('billing', (x) => `${x.cost.billing}, ${num(x.cost.perHour, 2)} ${x.cost.currency}/h`),
     r('left over', (x) =>
       [

@@ -42,6 +42,8 @@ export interface SimulationResult {
   };
   cost: {
     total: number;
+    /** total ÷ completed workflows (0 when none completed) */
+    perWorkflow: number;
     currency: string;
     billing: BillingModel;
     perHour: number;

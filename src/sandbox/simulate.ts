@@ -240,6 +240,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
 
   await world.close();
   const wallEnd = opts.wallClock?.();
+  const completedCount = st.completed.filter((w) => w.status === 'success' || w.status === 'failure').length;
   const result: SimulationResult = {
     label: opts.label ?? engine.policy,
     policy: engine.policy,
@@ -250,7 +251,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     simulatedMs: end - start,
     workflows: {
       queued: audit.workflows.queued,
-      completed: st.completed.filter((w) => w.status === 'success' || w.status === 'failure').length,
+      completed: completedCount,
       unfinished: audit.workflows.unfinished,
       restarted: st.completed.filter((w) => w.attempts > 1).length,
     },
@@ -271,6 +272,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     },
     cost: {
       total: Math.round(costAt(lives, end, perHour, billing) * 100) / 100,
+      perWorkflow: completedCount > 0 ? Math.round((costAt(lives, end, perHour, billing) / completedCount) * 1000) / 1000 : 0,
       currency,
       billing,
       perHour,

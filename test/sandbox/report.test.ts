@@ -63,7 +63,7 @@ function fake(label: string, cost: number, p95: number): SimulationResult {
     workflows: { queued: 3, completed: 3, unfinished: 0, restarted: 0 },
     queueWait: { p50: 1_000, p95, max: p95, mean: 2_000 },
     vms: { created: 2, peak: 2, hours: 1.5, withAgent: 2, withoutAgent: 0, bootP50: 90_000, bootP95: 120_000 },
-    cost: { total: cost, currency: 'RUB', billing: 'hourly', perHour: 1.5, description: 'preset 1' },
+    cost: { total: cost, perWorkflow: cost / 10, currency: 'RUB', billing: 'hourly', perHour: 1.5, description: 'preset 1' },
     leftover: { servers: 0, serversWithoutAgent: 0, agentsWithoutServer: 0, unattachedFloatingIps: 0, foreignTouched: [] },
     apiCalls: { 'timeweb POST /api/v1/servers': 2 },
     actions: { 'create pending-work': 2 },

@@ -122,5 +122,6 @@ describe('simulate', () => {
     assert.equal(r.settings.minIdleSlots, 2);
     assert.equal(r.settings.budgetDaily, 500);
     assert.equal(r.workflows.completed, burst.items.length);
+    assert.ok(Math.abs(r.cost.perWorkflow - r.cost.total / r.workflows.completed) < 0.001, 'cost per workflow');
   });
 });
