@@ -203,7 +203,11 @@ async function cpuPerTick(agents: number, ticks: number): Promise<CpuResult> {
     if (hit) return Promise.resolve(new Response(hit.body, { status: hit.status, headers: hit.headers }));
     return clock.track(
       world.fetch(input, init).then(async (res) => {
-        if (method === 'GET') recorded.set(key, { status: res.status, headers: [...res.headers], body: await res.clone().text() });
+        // The event stream never ends: pass it through (reading it whole would never finish).
+        const streaming = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+        if (method === 'GET' && !streaming) {
+          recorded.set(key, { status: res.status, headers: [...res.headers], body: await res.clone().text() });
+        }
         return res;
       }),
     );
