@@ -1,3 +1,4 @@
+import { closestName } from './suggest.js';
 import type { CliValues } from './resolve.js';
 import type { OptionSpec } from './types.js';
 
@@ -39,34 +40,6 @@ function isServerVariable(name: string): boolean {
 /** The env var names (`WOODPECKER_TOKEN`, `WOODPECKER_TOKEN_FILE`…) of every option in the table. */
 export function envNamesOf(specs: readonly OptionSpec[]): string[] {
   return specs.flatMap((s) => [...s.env, ...(s.fileEnv ?? [])]);
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions each cost 1). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
-
-/** The known name closest to `name` (the first one on a tie, in table order). */
-export function closestName(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = editDistance(name, k);
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
 }
 
 /**

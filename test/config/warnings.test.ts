@@ -1,11 +1,10 @@
+import { closestName, editDistance } from '../../src/config/suggest.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allOptionSpecs } from '../../src/config/sections.js';
 import {
-  closestName,
-  editDistance,
   envNamesOf,
   secretFlagWarnings,
   unknownEnvWarnings,
