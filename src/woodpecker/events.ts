@@ -259,9 +259,15 @@ async function connectOnce(
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     const parser = new SseParser();
+    // Stop (or the idle timer) cancels the reader, which ends a pending read with `done`. Reads are not raced
+    // against a promise that lives as long as the connection: every race would leave a reaction (and its chunk)
+    // on it for hours.
+    const cancel = (): void => void reader.cancel().catch(() => undefined);
+    controller.signal.addEventListener('abort', cancel, { once: true });
     try {
       for (;;) {
-        const chunk = await Promise.race([reader.read(), aborted]);
+        const chunk = await reader.read();
+        if (controller.signal.aborted) return { kind: 'ended', received, why: idle ? `no data for ${Math.round(idleMs / 1000)} s` : 'stopped' };
         if (chunk.done) return { kind: 'ended', received, why: 'the server closed the stream' };
         received = true;
         armIdle();
@@ -276,6 +282,7 @@ async function connectOnce(
         }
       }
     } finally {
+      controller.signal.removeEventListener('abort', cancel);
       await reader.cancel().catch(() => undefined);
     }
   } catch (e) {
