@@ -239,7 +239,8 @@ class Planner {
   // ---- stage 1: scale up (reactivate, create) or down (drain) -------------------------------------------------
 
   private scale(mode: PlanMode): PlanSummary {
-    const demand = queueDemand(this.obs.queue, this.cfg.filterLabels);
+    // Several pools: the pool's share of the queue (assignDemand); one pool: the queue (with --filter-labels).
+    const demand = this.obs.demand ?? queueDemand(this.obs.queue, this.cfg.filterLabels);
     const activeAgents = this.pool.filter((pa) => !pa.noSchedule);
     const booting = activeAgents.filter((pa) => this.isBooting(pa)).length;
     const budget = this.budgetRoom();

@@ -1,5 +1,6 @@
 import type { BillingModel, ProviderServer } from '../providers/types.js';
 import type { QueueInfo, WoodpeckerAgent } from '../woodpecker/types.js';
+import type { Demand } from './demand.js';
 import type { ForeignResource } from './pool.js';
 import type { BudgetSettings } from './budget.js';
 import { initialCapacity, type CapacityMemory, type WarmSettings } from './capacity.js';
@@ -53,6 +54,12 @@ export interface Observation {
   legacyServers?: readonly ProviderServer[] | undefined;
   /** Servers named like the pool that the provider knows are not ours (another installation, no marker…). */
   foreignServers?: readonly ForeignResource[] | undefined;
+  /**
+   * This pool's share of the queue when several pools share the server (`assignDemand` in pool-demand.ts: its
+   * pending tasks, the running tasks and free slots of its own agents). Undefined: the queue's numbers
+   * (`queueDemand`, with `--filter-labels`).
+   */
+  demand?: Demand | undefined;
 }
 
 /** State the engine carries between ticks (admin controls and back-off). Plain data, replaced, never mutated. */

@@ -777,3 +777,31 @@ describe('plan summary', () => {
     assert.equal(def.desired, 4);
   });
 });
+
+describe('plan with a pool demand (several pools: assignDemand)', () => {
+  // The queue says 3 pending tasks, but none is this pool's: it neither creates nor keeps its idle agent for them.
+  const idleOne = (): Observation => world({ agents: [agent(1, n('aaaa'), IDLE)], free: 1, pending: 3 });
+  const cases: { name: string; obs: Observation; expect: readonly Row[] }[] = [
+    { name: 'without a demand the queue counts (one pool)', obs: idleOne(), expect: creates(2) },
+    {
+      name: "another pool's pending work neither creates nor keeps an idle agent",
+      obs: { ...idleOne(), demand: { pending: 0, running: 0, free: 1 } },
+      expect: [
+        ['drain', n('aaaa'), 'idle-timeout'],
+        ['remove-agent', n('aaaa'), 'drained'],
+      ],
+    },
+    {
+      name: "the pool's own pending work creates, the others' does not",
+      obs: { ...idleOne(), demand: { pending: 2, running: 0, free: 1 } },
+      expect: creates(1),
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = plan(deepFreeze(c.obs), config({ policy: 'upstream', agentIdleTimeout: 0 }), memory());
+      assert.deepEqual(rows(p.actions), c.expect);
+      if (c.obs.demand) assert.equal(p.summary.pendingTasks, c.obs.demand.pending);
+    });
+  }
+});
