@@ -29,6 +29,8 @@ export interface AssembleOptions {
   random: RandomFn;
   logger: Logger;
   onRequest?: ApiRequestHook;
+  /** Several pools: the Woodpecker client and the lease of the first pool, shared (one rate limit, one lease). */
+  shared?: Pick<Assembled, 'woodpecker' | 'lease'>;
 }
 
 export interface Assembled {
@@ -84,16 +86,18 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
   const { core, clock, random, logger } = opts;
   const def = findProvider(core.provider);
   if (!def) throw new ConfigError(unknownProviderMessage(core.provider));
-  const woodpecker = new WoodpeckerClient({
-    baseUrl: core.serverUrl,
-    token: core.serverToken,
-    fetch: opts.fetch,
-    clock,
-    timeoutClock: clock,
-    random,
-    timeoutMs: core.requestTimeout,
-    onRequest: (e) => opts.onRequest?.('woodpecker', e),
-  });
+  const woodpecker =
+    opts.shared?.woodpecker ??
+    new WoodpeckerClient({
+      baseUrl: core.serverUrl,
+      token: core.serverToken,
+      fetch: opts.fetch,
+      clock,
+      timeoutClock: clock,
+      random,
+      timeoutMs: core.requestTimeout,
+      onRequest: (e) => opts.onRequest?.('woodpecker', e),
+    });
   const provider = await def.create({
     poolId: core.poolId,
     installationId: core.installationId,
@@ -106,15 +110,17 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     onRequest: (e) => opts.onRequest?.('timeweb', e),
   });
   const engine = engineConfigFrom(core, provider.billingModel, provider.price?.());
-  const lease = new LeaseKeeper({
-    api: woodpecker,
-    installationId: engine.installationId,
-    clock,
-    random,
-    logger,
-    ttl: leaseTtl(engine.reconciliationInterval),
-    dryRun: core.dryRun,
-  });
+  const lease =
+    opts.shared?.lease ??
+    new LeaseKeeper({
+      api: woodpecker,
+      installationId: engine.installationId,
+      clock,
+      random,
+      logger,
+      ttl: leaseTtl(engine.reconciliationInterval),
+      dryRun: core.dryRun,
+    });
   const renderFor = (agent: DeployAgent): string => agentUserData(core, provider, agent);
   // Every write of a tick is fenced by the lease (the lease keeper itself uses the bare client).
   const blocked = (): string | undefined => lease.writeBlocked();

@@ -2,11 +2,17 @@ import type { Logger } from 'pino';
 import { monotonicNow, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import type { WoodpeckerApi } from './executor.js';
-import type { Reconciler } from './reconciler.js';
+import type { EngineConfig, PlanMode } from './types.js';
 import type { Wake } from './wake.js';
 
+/** What the loop ticks: one pool's Reconciler, or the PoolSet of several pools. */
+export interface Tickable {
+  readonly config: Pick<EngineConfig, 'policy'>;
+  tick(mode: PlanMode): Promise<{ ok: boolean; errors: string[] }>;
+}
+
 export interface LoopOptions {
-  reconciler: Reconciler;
+  reconciler: Tickable;
   woodpecker: Pick<WoodpeckerApi, 'queueInfo'>;
   clock: Clock;
   logger: Logger;
@@ -70,7 +76,7 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
   logger.info('autoscaler loop stopped');
 }
 
-async function safeTick(reconciler: Reconciler, mode: 'full' | 'scale-up', logger: Logger): Promise<void> {
+async function safeTick(reconciler: Tickable, mode: 'full' | 'scale-up', logger: Logger): Promise<void> {
   try {
     const report = await reconciler.tick(mode);
     if (!report.ok) logger.warn({ mode, errors: report.errors }, 'reconciliation finished with errors');

@@ -46,6 +46,23 @@ export interface TickReport {
   lease?: LeaseStatus;
 }
 
+/** What several pools share in one tick: read once by the pool set (src/engine/pools.ts), not by each reconciler. */
+export interface SharedSnapshot {
+  agents: Observation['agents'];
+  queue: Observation['queue'];
+  woodpeckerNow?: number | undefined;
+}
+
+/**
+ * A tick whose observation and lease check were made outside (several pools: one snapshot, one lease). A missing
+ * observation is told by `observeError`.
+ */
+export interface GivenTick {
+  observation: Observation | undefined;
+  observeError?: string;
+  lease: LeaseStatus | undefined;
+}
+
 export type TickListener = (report: TickReport) => void;
 
 /**
@@ -99,7 +116,8 @@ export class Reconciler {
 
   // ---- the tick ---------------------------------------------------------------------------------------------------
 
-  async observe(mode: PlanMode, signal?: AbortSignal): Promise<Observation> {
+  /** Observes the pool: the Woodpecker agents and queue (or `shared`, read once for several pools) and the servers. */
+  async observe(mode: PlanMode, signal?: AbortSignal, shared?: SharedSnapshot): Promise<Observation> {
     const { woodpecker, provider, clock } = this.deps;
     const listing = (): Promise<ProviderInventory> =>
       provider.inventory ? provider.inventory(signal) : provider.list(signal).then((servers) => ({ servers, legacy: [], foreign: [] }));
@@ -114,14 +132,14 @@ export class Reconciler {
           )
         : Promise.resolve(this.lastServers && { servers: [...this.lastServers], legacy: [], foreign: [] });
     const [agents, queue, inventory] = await Promise.all([
-      woodpecker.listAgents(signal),
-      woodpecker.queueInfo(signal),
+      shared ? shared.agents : woodpecker.listAgents(signal),
+      shared ? shared.queue : woodpecker.queueInfo(signal),
       inventoryP,
     ]);
     const servers = inventory?.servers;
     if (mode === 'full') this.lastServers = servers;
     const obs: Observation = { now: clock.now(), agents, queue, servers };
-    const woodpeckerNow = woodpecker.serverNow?.();
+    const woodpeckerNow = shared ? shared.woodpeckerNow : woodpecker.serverNow?.();
     if (woodpeckerNow !== undefined) obs.woodpeckerNow = woodpeckerNow;
     if (inventory && inventory.legacy.length > 0) obs.legacyServers = inventory.legacy;
     if (inventory && inventory.foreign.length > 0) obs.foreignServers = inventory.foreign;
@@ -149,7 +167,8 @@ export class Reconciler {
     }
   }
 
-  async tick(mode: PlanMode = 'full', signal?: AbortSignal): Promise<TickReport> {
+  /** One tick; `given` (several pools) brings the observation and the lease status instead of reading them. */
+  async tick(mode: PlanMode = 'full', signal?: AbortSignal, given?: GivenTick): Promise<TickReport> {
     if (this.running) throw new Error('a reconcile is already running');
     this.running = true;
     const { clock, logger, config } = this.deps;
@@ -161,13 +180,20 @@ export class Reconciler {
     let state: Observation | undefined;
     let lease: LeaseStatus | undefined;
     try {
-      try {
-        observation = await this.observe(mode, signal);
-      } catch (e) {
-        errors.push(`observing the Woodpecker server failed: ${errorMessage(e)}`);
-        logger.error({ err: errorMessage(e) }, 'reconciliation failed: could not observe the Woodpecker server');
+      if (given) {
+        observation = given.observation;
+        lease = given.lease;
+        if (given.observeError !== undefined) errors.push(given.observeError);
+        if (lease?.error !== undefined) errors.push(`lease: ${lease.error}`);
+      } else {
+        try {
+          observation = await this.observe(mode, signal);
+        } catch (e) {
+          errors.push(`observing the Woodpecker server failed: ${errorMessage(e)}`);
+          logger.error({ err: errorMessage(e) }, 'reconciliation failed: could not observe the Woodpecker server');
+        }
       }
-      if (observation && this.deps.lease) {
+      if (!given && observation && this.deps.lease) {
         lease = await this.deps.lease.check(observation.agents, mode, signal);
         if (lease.error !== undefined) errors.push(`lease: ${lease.error}`);
       }

@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/guards.js';
+import type { Demand } from './demand.js';
+import type { WoodpeckerApi } from './executor.js';
+import { formatLabels, type Labels } from './labels.js';
+import type { LeaseStatus } from './lease.js';
+import type { LeaseGate } from './lease-keeper.js';
+import { assignDemand, type DemandResult, type PoolDemand, type UnservableGroup } from './pool-demand.js';
+import { poolMembership } from './pool.js';
+import type { Reconciler, SharedSnapshot, TickReport } from './reconciler.js';
+import type { EngineConfig, Observation, PlanMode } from './types.js';
+
+/**
+ * Several pools in one daemon (`--pools-file`): one Woodpecker snapshot (agents, queue) and one lease check per
+ * tick for all pools, each pool's provider lists its own servers, `assignDemand` gives each pool its share of the
+ * queue, then each pool's reconciler plans and acts on its share only. Work no pool can run is reported (one warning
+ * per label set while it waits) and never scales anything.
+ */
+
+export interface PoolMember {
+  reconciler: Reconciler;
+  /** Effective labels of the agents this pool creates (`poolAgentLabels`). */
+  labels: Labels;
+  /** Price of one more agent per hour (ties between equally good pools: the cheapest serves); Infinity = unknown. */
+  pricePerHour: number;
+}
+
+export interface PoolSetDeps {
+  pools: readonly PoolMember[];
+  /** The shared client: the snapshot is read once per tick for every pool. */
+  woodpecker: Pick<WoodpeckerApi, 'listAgents' | 'queueInfo' | 'serverNow'>;
+  /** The one lease of the installation (checked once per tick). None = always act. */
+  lease?: LeaseGate;
+  clock: Clock;
+  logger: Logger;
+  /** An agent with a contact at most this old (ms) takes work with its free slots. Default 60 s. */
+  onlineWithin?: number;
+}
+
+/** One tick of every pool. */
+export interface PoolSetReport {
+  mode: PlanMode;
+  ok: boolean;
+  errors: string[];
+  /** One report per pool, in pool order. */
+  reports: TickReport[];
+  /** How the queue was shared out (undefined when it could not be observed). */
+  demand?: DemandResult;
+  /** Pending work no pool (and no other agent) can run, by label set. */
+  unservable: UnservableGroup[];
+  lease?: LeaseStatus;
+}
+
+export type PoolSetListener = (report: PoolSetReport) => void;
+
+/** The part of a pool's share the planner works on: like the queue's numbers, tasks a free slot takes included. */
+export function planDemand(d: PoolDemand): Demand {
+  return { pending: d.pending + d.absorbed, running: d.running, free: d.freeSlots + d.absorbed };
+}
+
+export class PoolSet {
+  private running = false;
+  /** Label sets already warned about as unservable (forgotten when they leave the queue). */
+  private readonly warned = new Set<string>();
+  private readonly listeners: PoolSetListener[] = [];
+  last: PoolSetReport | undefined;
+
+  constructor(private readonly deps: PoolSetDeps) {
+    if (deps.pools.length === 0) throw new Error('a pool set needs at least one pool');
+  }
+
+  get pools(): readonly PoolMember[] {
+    return this.deps.pools;
+  }
+
+  /** The first pool's configuration (the loop reads the policy from it; every pool shares the global settings). */
+  get config(): EngineConfig {
+    const first = this.deps.pools[0];
+    if (!first) throw new Error('a pool set needs at least one pool');
+    return first.reconciler.config;
+  }
+
+  onTick(listener: PoolSetListener): void {
+    this.listeners.push(listener);
+  }
+
+  async tick(mode: PlanMode = 'full', signal?: AbortSignal): Promise<PoolSetReport> {
+    if (this.running) throw new Error('a reconcile is already running');
+    this.running = true;
+    try {
+      const report = await this.run(mode, signal);
+      this.last = report;
+      for (const l of this.listeners) {
+        try {
+          l(report);
+        } catch (e) {
+          this.deps.logger.warn({ err: errorMessage(e) }, 'tick listener failed');
+        }
+      }
+      return report;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async run(mode: PlanMode, signal?: AbortSignal): Promise<PoolSetReport> {
+    const { woodpecker, logger } = this.deps;
+    let shared: SharedSnapshot | undefined;
+    let observeError: string | undefined;
+    try {
+      const [agents, queue] = await Promise.all([woodpecker.listAgents(signal), woodpecker.queueInfo(signal)]);
+      shared = { agents, queue, woodpeckerNow: woodpecker.serverNow?.() };
+    } catch (e) {
+      observeError = `observing the Woodpecker server failed: ${errorMessage(e)}`;
+      logger.error({ err: errorMessage(e) }, 'reconciliation failed: could not observe the Woodpecker server');
+    }
+    const lease = shared && this.deps.lease ? await this.deps.lease.check(shared.agents, mode, signal) : undefined;
+    const observations: (Observation | undefined)[] = shared
+      ? await Promise.all(this.deps.pools.map((p) => p.reconciler.observe(mode, signal, shared)))
+      : this.deps.pools.map(() => undefined);
+    let demand: DemandResult | undefined;
+    if (shared) {
+      demand = this.share(shared, observations);
+      demand.pools.forEach((d, i) => {
+        const obs = observations[i];
+        if (obs) obs.demand = planDemand(d);
+      });
+      this.warnUnservable(demand.unservable);
+    }
+    const reports: TickReport[] = [];
+    for (const [i, p] of this.deps.pools.entries()) {
+      const observation = observations[i];
+      reports.push(
+        await p.reconciler.tick(mode, signal, { observation, lease, ...(observeError ? { observeError } : {}) }),
+      );
+    }
+    const errors = reports.flatMap((r, i) => r.errors.map((e) => `pool ${this.deps.pools[i]?.reconciler.config.poolId ?? '?'}: ${e}`));
+    return {
+      mode,
+      ok: errors.length === 0,
+      errors,
+      reports,
+      ...(demand ? { demand } : {}),
+      unservable: demand?.unservable ?? [],
+      ...(lease ? { lease } : {}),
+    };
+  }
+
+  /** Who serves what: every pool's agents by proof (poolMembership), never by the name pattern alone. */
+  private share(shared: SharedSnapshot, observations: readonly (Observation | undefined)[]): DemandResult {
+    const owner = new Map<number, string>();
+    this.deps.pools.forEach((p, i) => {
+      const obs = observations[i];
+      if (!obs) return;
+      const cfg = p.reconciler.config;
+      for (const a of poolMembership(obs, cfg, p.reconciler.state.adopted).agents) owner.set(a.id, cfg.poolId);
+    });
+    return assignDemand({
+      now: shared.woodpeckerNow ?? this.deps.clock.now(),
+      onlineWithin: this.deps.onlineWithin ?? 60_000,
+      queue: shared.queue,
+      agents: shared.agents,
+      pools: this.deps.pools.map((p) => ({ id: p.reconciler.config.poolId, labels: p.labels, pricePerHour: p.pricePerHour })),
+      poolOf: (a) => owner.get(a.id),
+    });
+  }
+
+  /** One warning per label set while its work waits; said again if it comes back after leaving the queue. */
+  private warnUnservable(groups: readonly UnservableGroup[]): void {
+    const seen = new Set<string>();
+    for (const g of groups) {
+      const key = formatLabels(g.labels);
+      seen.add(key);
+      if (this.warned.has(key)) continue;
+      this.warned.add(key);
+      this.deps.logger.warn(
+        { labels: g.labels, tasks: g.taskIds.length, unservable: true },
+        `${g.taskIds.length} pending task(s) with labels ${key === '' ? '(none)' : key} match no pool and no agent: nothing is created for them (add a pool whose agent-labels match)`,
+      );
+    }
+    for (const k of this.warned) if (!seen.has(k)) this.warned.delete(k);
+  }
+}
