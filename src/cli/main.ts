@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { addOptions, cliValues } from '../config/commander.js';
 import { coreOptions } from '../config/core-options.js';
 import { toCoreConfig } from '../config/core-config.js';
+import { resolvePools } from '../config/pools-file.js';
 import { missingSettings, missingSettingsMessage } from '../config/required.js';
 import { loadDotEnv, resolveOptions } from '../config/resolve.js';
 import { ConfigError, type OptionSpec } from '../config/types.js';
@@ -12,6 +13,7 @@ import { providers } from '../providers/registry.js';
 import type { CoreConfig } from '../config/core-config.js';
 import { applyHelpLayout, helpWidth } from './help.js';
 import { readFileUtf8, runDaemon, type DaemonHooks } from './run.js';
+import { runPoolsDaemon } from './run-pools.js';
 import { VERSION } from './version.js';
 
 export interface CliIo {
@@ -133,6 +135,13 @@ export async function buildProgram(io: CliIo, exit: (code: number) => void): Pro
     if (missing.length > 0) throw new ConfigError(missingSettingsMessage(missing));
     const core = toCoreConfig(values);
     const warnings = [...secretFlagWarnings(specs, cli), ...unknownEnvWarnings(specs, env)];
+    // Several pools (--pools-file): a bad file fails here, naming the file, the pool and the setting.
+    const pools = (values.poolsFile ?? '') === '' ? undefined : resolvePools(values, { core: {}, readFile: readFileUtf8 });
+    if (pools) {
+      const first = pools[0]?.core ?? core;
+      exit(await runPoolsDaemon(pools, { ...daemonHooks(first), warnings }, globalThis.fetch));
+      return;
+    }
     exit(await runDaemon(core, values, specs, { ...daemonHooks(core), warnings }));
   });
   for (const name of modulesFor(io.argv)) await register(program, io, name);

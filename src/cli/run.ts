@@ -11,6 +11,7 @@ import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import { createLogger } from '../observability/logger.js';
 import type { Provider } from '../providers/types.js';
 import { systemClock, type FetchFn } from '../util/clock.js';
+import type { AssembledPools } from '../pools.js';
 import { probeGrpcAddr } from './grpc-probe.js';
 import { VERSION } from './version.js';
 
@@ -18,7 +19,14 @@ export interface DaemonHooks {
   /** Called with every HTTP request event of both API clients (metrics). */
   onRequest?: ApiRequestHook;
   /** Starts optional extras (status listener…) once the reconciler exists; returns a stop function. */
-  start?: (ctx: { reconciler: Reconciler; provider: Provider; core: CoreConfig; logger: Logger }) => Promise<() => Promise<void>>;
+  start?: (ctx: {
+    reconciler: Reconciler;
+    provider: Provider;
+    core: CoreConfig;
+    logger: Logger;
+    /** Several pools (`--pools-file`): every pool; `reconciler`, `provider` and `core` are the first pool's. */
+    pools?: AssembledPools;
+  }) => Promise<() => Promise<void>>;
   /** Start-up check of --grpc-addr (warnings); default: DNS + TCP from this host; `false` skips it. */
   grpcProbe?: ((addr: string) => Promise<string[]>) | false;
   /** Logged once at start-up as warnings (a secret given as a flag, an unknown WOODPECKER_* variable…). */

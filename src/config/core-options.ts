@@ -353,7 +353,7 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'FILE',
     category: CoreCategory.scaling,
     description:
-      'YAML file listing several pools (label-aware scaling), each with an id and its own pool settings named like the flags (max-agents, agent-labels, timewebcloud-preset-id, …); see docs/pools.md. Not used by the daemon yet: it is only read and checked by the pools-file loader.',
+      'YAML file listing several pools (label-aware scaling), each with an id and its own pool settings named like the flags (max-agents, agent-labels, timewebcloud-preset-id, …); see docs/pools.md. The daemon then runs one pool per entry, each scaled by the queued work its agents\' labels match (--pool-id and --filter-labels are not used); work no pool can run is reported and never scales anything.',
   },
 
   // Woodpecker server

@@ -183,3 +183,35 @@ describe('--help', () => {
     assert.equal(text.replace(/\s+/g, ''), 'usecpu=N,ram=MB,disk=MB[,configurator=ID][,gpu=N]here');
   });
 });
+
+describe('--pools-file errors at start-up exit 2 naming the file, the pool and the setting', () => {
+  const base = ['--server-token', 't', '--provider', 'timewebcloud'];
+  const cases: Array<{ name: string; yaml?: string; message: RegExp }> = [
+    {
+      name: 'a bad value',
+      yaml: 'pools:\n  - id: cpu\n  - id: gpu\n    max-agents: many\n',
+      message: /pools\.yaml: pool "gpu" \(2nd\): max-agents: /,
+    },
+    {
+      name: 'a global setting in a pool',
+      yaml: 'pools:\n  - id: cpu\n    reconciliation-interval: 1m\n',
+      message: /pool "cpu" \(1st\): reconciliation-interval: not a pool setting/,
+    },
+    { name: 'a file that cannot be read', message: /cannot read the pools file .*--pools-file/ },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'pools-'));
+      try {
+        const path = join(dir, 'pools.yaml');
+        if (c.yaml !== undefined) writeFileSync(path, c.yaml);
+        const { code, stderr } = await run([...base, '--pools-file', path], TW_TOKEN);
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, /configuration error/);
+        assert.match(stderr, c.message);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
