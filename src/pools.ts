@@ -18,6 +18,8 @@ export interface AssembledPools {
   set: PoolSet;
   /** The first pool's: the shared client, lease, queue poll, event stream and wake. */
   first: Assembled;
+  /** The pools' configurations, in the same order. */
+  configs: readonly PoolConfig[];
 }
 
 export async function assemblePools(
@@ -49,7 +51,7 @@ export async function assemblePools(
     clock: opts.clock,
     logger: opts.logger,
   });
-  return { pools, set, first };
+  return { pools, set, first, configs: opts.pools };
 }
 
 /** The daemon loop over every pool until `signal` aborts; then the one lease is released. */

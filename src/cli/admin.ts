@@ -86,6 +86,33 @@ function money(v: number, currency: string | null): string {
   return `${v.toFixed(2)}${currency ? ` ${currency}` : ''}`;
 }
 
+/** Several pools: one line per pool (its share of the queue), then the work no pool can run. */
+function formatPools(s: StatusSnapshot): string[] {
+  const out: string[] = [];
+  if (s.pools && s.pools.length > 0) {
+    out.push('Pools:');
+    out.push(
+      table(
+        ['POOL', 'LABELS', 'AGENTS', 'TARGET', 'PENDING', 'RUNNING', 'FREE', 'LAST RECONCILE'],
+        s.pools.map((p) => [
+          p.pool.poolId ?? '?',
+          p.labels || '-',
+          `${p.summary ? p.summary.poolAgents : 0} (${p.pool.minAgents ?? '?'}-${p.pool.maxAgents ?? '?'})`,
+          p.pool.desired === null ? '-' : String(p.pool.desired),
+          p.demand ? String(p.demand.pending) : '-',
+          p.demand ? String(p.demand.running) : '-',
+          p.demand ? String(p.demand.freeSlots) : '-',
+          p.lastTick ? `${ago(s.now, p.lastTick.finishedAt)}${p.lastTick.ok ? '' : ` (${p.lastTick.errors.length} error(s))`}` : 'none yet',
+        ]),
+      ),
+    );
+  }
+  for (const u of s.unservable ?? []) {
+    out.push(`Unservable: ${u.tasks} pending workflow(s) with labels ${u.labels || '(none)'}: no pool or agent matches (nothing is created)`);
+  }
+  return out;
+}
+
 /** The human-readable `status` output. */
 export function formatStatus(s: StatusSnapshot): string {
   const out: string[] = [];
@@ -144,6 +171,7 @@ export function formatStatus(s: StatusSnapshot): string {
     const left = b.hoursLeft !== undefined ? `, about ${b.hoursLeft} h left` : '';
     out.push(`Account balance: ${money(b.amount, b.currency)}${left}${b.low ? ` — below ${money(b.warnBelow, b.currency)}, top it up` : ''}`);
   }
+  out.push(...formatPools(s));
   if (s.admin.cordoned.length > 0) out.push(`Cordoned: ${s.admin.cordoned.join(', ')}`);
   if (s.admin.drainRequested.length > 0) out.push(`Drain requested: ${s.admin.drainRequested.join(', ')}`);
   if (s.admin.provisionFailures > 0) {

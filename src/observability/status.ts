@@ -182,6 +182,32 @@ export interface StatusSnapshot {
   /** Most recent first. */
   decisions: Decision[];
   series: SeriesPoint[];
+  /**
+   * Several pools (`--pools-file`): every pool, the first included (the fields above are the first pool's). Absent
+   * with one pool.
+   */
+  pools?: PoolEntry[];
+  /** Several pools: pending work no pool or agent can run, by label set (never scales anything). */
+  unservable?: UnservableStatus[];
+}
+
+/** One pool of several, as `/api/status` lists it. */
+export interface PoolEntry {
+  pool: PoolStatus;
+  /** The labels its agents get (`agent-labels`, `k=v,…`). */
+  labels: string;
+  admin: AdminStatus;
+  summary: PlanSummary | null;
+  agents: AgentStatus[];
+  lastTick: TickStatus | null;
+  /** Its share of the queue at the last tick (pool-demand.ts); null before the first. */
+  demand: { pending: number; waitingOnDeps: number; running: number; freeSlots: number } | null;
+}
+
+export interface UnservableStatus {
+  /** `k=v,…`, the task labels that take part in matching. */
+  labels: string;
+  tasks: number;
 }
 
 export interface StatusTrackerOptions {

@@ -8,6 +8,8 @@ import type { ApiName, ApiRequestEvent } from './derive.js';
 import { adminAccessFor, createHttpApp, hostCheckFor, startHttpServer, type RunningHttpServer } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatusTracker, type StatusTracker } from './status.js';
+import { observePools } from './pools.js';
+import type { AssembledPools } from '../pools.js';
 
 /**
  * Everything observability needs in the daemon, in one place: metrics (fed by the API clients and the ticks), the
@@ -38,6 +40,8 @@ export interface StartContext {
   reconciler: Reconciler;
   provider: Pick<Provider, 'price' | 'balance'>;
   logger: Logger;
+  /** Several pools: `reconciler` and `provider` are the first pool's; status, metrics and controls cover all. */
+  pools?: AssembledPools;
 }
 
 export interface Observability {
@@ -70,13 +74,15 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     async start(ctx) {
       provider = ctx.provider;
       const { reconciler, logger } = ctx;
-      const status = createStatusTracker({ clock, config: reconciler.config, price });
-      obs.status = status;
+      const head = createStatusTracker({ clock, config: reconciler.config, price });
       reconciler.onTick((report) => {
         metrics.observeTick(report);
-        status.observeTick(report);
+        head.observeTick(report);
         if (report.mode === 'full') refreshBalance();
       });
+      const several = ctx.pools ? observePools(ctx.pools, { status: head, metrics }, clock) : undefined;
+      const status = several?.status ?? head;
+      obs.status = status;
       // The balance: a GET every balanceInterval after a full tick, never awaited by the tick; the provider logs a
       // low balance itself.
       const every = opts.balanceInterval ?? 10 * 60_000;
@@ -104,9 +110,9 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       const { access, warning } = adminAccessFor(addr, opts.httpToken);
       if (warning) logger.warn(warning);
       const app = createHttpApp({
-        controls: reconciler,
+        controls: several?.controls ?? reconciler,
         status,
-        metrics,
+        metrics: several?.metrics ?? metrics,
         token: opts.httpToken,
         adminAccess: access,
         loopbackHostOnly: hostCheckFor(addr),

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePoolsFile } from '../../src/config/pools-file.js';
 import type { OptionValues } from '../../src/config/types.js';
+import { formatStatus } from '../../src/cli/admin.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { mergeExpositions, observePools } from '../../src/observability/pools.js';
+import { createStatusTracker } from '../../src/observability/status.js';
 import { assemblePools, type AssembledPools } from '../../src/pools.js';
 import { sandboxValues } from '../../src/sandbox/engine.js';
 import { drive } from '../../src/sandbox/simulate.js';
@@ -114,5 +118,63 @@ describe('several pools in one daemon (--pools-file), against the fakes in virtu
     assert.equal(live(world, 'small'), 0, 'and no small server came back for the other pools’ work');
     assert.equal(live(world, 'large'), 2, 'the large pool keeps its busy agents');
     assert.equal(world.woodpecker.state().running.length, 2);
+  });
+
+  it('status, metrics and admin controls cover every pool; unservable work is a metric and in the status', async () => {
+    const { clock, world, a } = await setup();
+    const head = {
+      status: createStatusTracker({ clock, config: a.first.reconciler.config }),
+      metrics: createMetrics({ poolId: a.first.engine.poolId, installationId: a.first.engine.installationId }),
+    };
+    a.first.reconciler.onTick((r) => {
+      head.metrics.observeTick(r);
+      head.status.observeTick(r);
+    });
+    const o = observePools(a, head, clock);
+    world.queueWorkflow({ durationMs: 30 * M, labels: { size: 'small' } });
+    world.queueWorkflow({ durationMs: 30 * M, labels: { size: 'large' } });
+    world.queueWorkflow({ durationMs: 30 * M, labels: { type: 'gpu' } });
+    for (let i = 0; i < 10; i++) {
+      await drive(clock, a.set.tick('full'));
+      await clock.runFor(30 * S);
+    }
+    const s = o.status.snapshot();
+    assert.equal(s.pool.poolId, 'small', 'the single-pool fields are the first pool');
+    assert.deepEqual(
+      s.pools?.map((p) => [p.pool.poolId, p.labels, p.agents.length, p.demand?.running]),
+      [
+        ['small', 'size=small', 1, 1],
+        ['large', 'size=large', 1, 1],
+      ],
+    );
+    for (const p of s.pools ?? []) for (const ag of p.agents) assert.match(ag.name, new RegExp(`^pool-${p.pool.poolId ?? ''}-agent-`));
+    assert.deepEqual(s.unservable, [{ labels: 'org-id=1,repo=acme/app,type=gpu', tasks: 1 }]);
+    const text = formatStatus(s);
+    assert.match(text, /Pools:\n.*POOL.*\n.*small.*size=small/);
+    assert.match(text, /Unservable: 1 pending workflow\(s\) with labels org-id=1,repo=acme\/app,type=gpu/);
+
+    const body = (await o.metrics.render()).body;
+    assert.match(body, /^twcloud_scaler_desired_agents\{pool="small"\} 1$/m);
+    assert.match(body, /^twcloud_scaler_desired_agents\{pool="large"\} 1$/m);
+    assert.match(body, /^twcloud_scaler_unservable_tasks\{labels="org-id=1,repo=acme\/app,type=gpu"\} 1$/m);
+    assert.equal(body.match(/^# HELP twcloud_scaler_desired_agents /gm)?.length, 1, 'one family header for all pools');
+
+    // Admin controls: pause is for every pool; a drain goes to the agent's own pool.
+    o.controls.setPaused(true);
+    assert.deepEqual(a.pools.map((p) => p.reconciler.state.paused), [true, true]);
+    const large = s.pools?.[1]?.agents[0]?.name ?? '';
+    o.controls.requestDrain(large);
+    assert.deepEqual(a.pools.map((p) => p.reconciler.state.drainRequested), [[], [large]]);
+  });
+});
+
+describe('mergeExpositions', () => {
+  it('puts the samples of one family from several registries under one header, in first-seen order', () => {
+    const a = '# HELP x_total X.\n# TYPE x_total counter\nx_total{pool="a"} 1\n\n# HELP y Y.\n# TYPE y gauge\ny{pool="a"} 2\n';
+    const b = '# HELP x_total X.\n# TYPE x_total counter\nx_total{pool="b"} 3\n';
+    assert.equal(
+      mergeExpositions([a, b]),
+      '# HELP x_total X.\n# TYPE x_total counter\nx_total{pool="a"} 1\nx_total{pool="b"} 3\n\n# HELP y Y.\n# TYPE y gauge\ny{pool="a"} 2\n',
+    );
   });
 });
