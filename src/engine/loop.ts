@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { monotonicNow, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import type { WoodpeckerApi } from './executor.js';
+import type { QueueInfo } from '../woodpecker/types.js';
 import type { EngineConfig, PlanMode } from './types.js';
 import type { Wake } from './wake.js';
 
@@ -9,6 +10,8 @@ import type { Wake } from './wake.js';
 export interface Tickable {
   readonly config: Pick<EngineConfig, 'policy'>;
   tick(mode: PlanMode): Promise<{ ok: boolean; errors: string[] }>;
+  /** Whether a queue poll's pending work may be work for it (default: any pending work is). */
+  mayScaleFor?(queue: QueueInfo): boolean;
 }
 
 export interface LoopOptions {
@@ -64,7 +67,7 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
       nextPoll = now + pollEvery;
       try {
         const q = await opts.woodpecker.queueInfo();
-        if (q.stats.pending_count > 0) await safeTick(reconciler, 'scale-up', logger);
+        if (q.stats.pending_count > 0 && (reconciler.mayScaleFor?.(q) ?? true)) await safeTick(reconciler, 'scale-up', logger);
       } catch (e) {
         logger.warn({ err: errorMessage(e) }, 'queue poll failed');
       }

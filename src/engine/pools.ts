@@ -10,6 +10,7 @@ import { assignDemand, type DemandResult, type PoolDemand, type UnservableGroup 
 import { poolMembership } from './pool.js';
 import type { Reconciler, SharedSnapshot, TickReport } from './reconciler.js';
 import type { EngineConfig, Observation, PlanMode } from './types.js';
+import type { QueueInfo } from '../woodpecker/types.js';
 
 /**
  * Several pools in one daemon (`--pools-file`): one Woodpecker snapshot (agents, queue) and one lease check per
@@ -79,6 +80,17 @@ export class PoolSet {
     const first = this.deps.pools[0];
     if (!first) throw new Error('a pool set needs at least one pool');
     return first.reconciler.config;
+  }
+
+  /**
+   * Whether a queue poll's pending work may be some pool's: not when every pending task was, at the last tick,
+   * unservable or left to an agent outside the pools (no pool matches them; the full reconcile still runs).
+   */
+  mayScaleFor(queue: Pick<QueueInfo, 'pending'>): boolean {
+    const last = this.last;
+    if (!last?.demand) return true;
+    const ignored = new Set([...last.unservable.flatMap((g) => g.taskIds), ...last.demand.leftToOthers]);
+    return queue.pending.some((t) => !ignored.has(t.id));
   }
 
   onTick(listener: PoolSetListener): void {

@@ -96,6 +96,11 @@ describe('several pools in one daemon (--pools-file), against the fakes in virtu
       [0, 0],
       'the gpu task is no pool’s pending work',
     );
+    // The queue poll does not wake the pools for work none of them can run; new work of a pool does.
+    const q = await drive(clock, a.first.woodpecker.queueInfo());
+    assert.equal(a.set.mayScaleFor(q), false);
+    const unseen = { ...(q.pending[0] ?? assert.fail('the gpu task is pending')), id: 'new-task' };
+    assert.equal(a.set.mayScaleFor({ pending: [...q.pending, unseen] }), true);
     // One lease for the installation, however many pools.
     assert.equal(last?.lease?.role, 'acting');
     assert.equal(last?.lease?.records.length, 1);
