@@ -155,6 +155,23 @@ function renderAgents(s){
   fillTable("agents", rows, 6, "No agents in this pool.");
 }
 
+function renderPools(s){
+  // Several pools (--pools-file): each pool's share of the queue, then the work no pool can run.
+  var card = $("pools-card");
+  if (!s.pools || !s.pools.length){ card.hidden = true; return; }
+  card.hidden = false;
+  var rows = s.pools.map(function(p){
+    var d = p.demand;
+    var n = p.summary ? p.summary.poolAgents : 0;
+    return [td(p.pool.poolId, "mono"), td(p.labels || null, "mono"), td(n + " (" + p.pool.minAgents + "\u2013" + p.pool.maxAgents + ")", "num"),
+      td(p.pool.desired, "num"), td(d ? d.pending : null, "num"), td(d ? d.running : null, "num"), td(d ? d.freeSlots : null, "num")];
+  });
+  (s.unservable || []).forEach(function(u){
+    rows.push([td(badge("unservable", "s-stale")), td(u.labels || null, "mono"), td("no pool or agent matches"), td(0, "num"), td(u.tasks, "num"), td(null), td(null)]);
+  });
+  fillTable("pools", rows, 7, "No pools.");
+}
+
 function renderServers(s){
   var rows = (s.servers || []).map(function(x){
     return [td(x.name, "mono"), td(badge(x.state, "s-" + x.state)), td(x.status), td(dur(x.ageMs), "num"), td(x.publicIpv4, "mono"), td(x.hasAgent ? "yes" : "no")];
@@ -240,7 +257,7 @@ function legend(){
 var last = null;
 function render(s){
   last = s;
-  renderHeader(s); renderCards(s); drawChart(s); renderAgents(s); renderServers(s); renderDecisions(s); renderTick(s);
+  renderHeader(s); renderCards(s); drawChart(s); renderPools(s); renderAgents(s); renderServers(s); renderDecisions(s); renderTick(s);
   document.body.setAttribute("data-loaded", "true");
 }
 function poll(){
@@ -273,6 +290,9 @@ const BODY = `
   </div>
   <section class="card"><h2>Agents and queue, last hours</h2><div class="legend" id="legend"></div>
     <svg id="chart" role="img" aria-label="Agents and queue over time"></svg></section>
+  <section class="card" id="pools-card" hidden><h2>Pools</h2><div class="scroll"><table>
+    <thead><tr><th>Pool</th><th>Labels</th><th>Agents</th><th>Target</th><th>Pending</th><th>Running</th><th>Free slots</th></tr></thead>
+    <tbody id="pools"></tbody></table></div></section>
   <section class="card"><h2>Agents</h2><div class="scroll"><table>
     <thead><tr><th>Name</th><th>State</th><th>Age</th><th>Last contact</th><th>Tasks</th><th>Server</th></tr></thead>
     <tbody id="agents"></tbody></table></div></section>

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { createHttpApp, startHttpServer } from '../../src/observability/http.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { createStatusTracker } from '../../src/observability/status.js';
+import { createStatusTracker, type StatusSnapshot, type StatusTracker } from '../../src/observability/status.js';
 import { MIN, T0, config, manualClock, syntheticRun } from './fixtures.js';
 
 /**
@@ -42,7 +42,10 @@ describe('status page in headless Chromium', () => {
       status.observeTick(r);
       metrics.observeTick(r);
     }
-    const app = createHttpApp({ status, metrics, clock, readiness: { maxTickAge: 3 * MIN } });
+    // Several pools (--pools-file) add `pools` and `unservable` to the snapshot; switched on below.
+    let extra: Pick<StatusSnapshot, 'pools' | 'unservable'> = {};
+    const served: StatusTracker = { ...status, snapshot: (m) => ({ ...status.snapshot(m), ...extra }) };
+    const app = createHttpApp({ status: served, metrics, clock, readiness: { maxTickAge: 3 * MIN } });
     const srv = await startHttpServer(app, '127.0.0.1:0');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -116,6 +119,26 @@ describe('status page in headless Chromium', () => {
       assert.equal(await page.getAttribute('#chart', 'data-points'), String(snap.series.length));
       const legendColors = await page.$$eval('#legend i', (is) => is.map((i) => getComputedStyle(i).backgroundColor));
       assert.ok(legendColors.every((c) => c !== 'rgba(0, 0, 0, 0)'), 'legend colours applied under the CSP');
+
+      assert.equal(await page.isHidden('#pools-card'), true, 'one pool: no pools table');
+      const snap1 = status.snapshot();
+      extra = {
+        pools: [
+          { pool: snap1.pool, labels: 'size=small', admin: snap1.admin, summary: snap1.summary, agents: [], lastTick: null, demand: { pending: 2, waitingOnDeps: 0, running: 1, freeSlots: 0 } },
+          { pool: { ...snap1.pool, poolId: 'large' }, labels: 'size=large', admin: snap1.admin, summary: null, agents: [], lastTick: null, demand: null },
+        ],
+        unservable: [{ labels: 'type=gpu', tasks: 3 }],
+      };
+      await page.waitForSelector('#pools-card:not([hidden]) #pools tr', { timeout: 30_000 });
+      const poolRows = await page.$$eval('#pools tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((t) => t.textContent ?? '')));
+      assert.deepEqual(
+        poolRows.map((r) => [r[0], r[1], r[4]]),
+        [
+          [config.poolId, 'size=small', '2'],
+          ['large', 'size=large', '\u2014'],
+          ['unservable', 'type=gpu', '3'],
+        ],
+      );
 
       assert.deepEqual(problems, [], 'no console errors or CSP violations');
       assert.deepEqual(foreign, [], 'no request leaves the origin');
