@@ -1,4 +1,7 @@
 import { runAssembled } from '../assemble.js';
+import { resolvePools } from '../config/pools-file.js';
+import { formatLabels } from '../engine/labels.js';
+import { assemblePools, runPools, type AssembledPools } from '../pools.js';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.js';
 import type { OptionValue, OptionValues } from '../config/types.js';
@@ -101,29 +104,50 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
 
   const engineRandom = seededRandom((seed ^ 0x5bd1e995) >>> 0);
   let sim: SandboxEngine;
+  // A pools file (--pools-file) runs every pool of it, like the daemon; the first pool's settings are shown.
+  let several: AssembledPools | undefined;
   try {
-    sim = await drive(clock, buildSandboxEngine({ values, clock, fetch: world.fetch, random: engineRandom, logger }));
+    const pools = typeof values.poolsFile === 'string' && values.poolsFile !== '' ? resolvePools(values, { core: { requireServer: false } }) : undefined;
+    const first = pools?.[0];
+    if (pools && first) {
+      several = await drive(clock, assemblePools({ pools, clock, fetch: world.fetch, random: engineRandom, logger }));
+      sim = { core: first.core, ...several.first };
+    } else sim = await drive(clock, buildSandboxEngine({ values, clock, fetch: world.fetch, random: engineRandom, logger }));
   } catch (e) {
     await world.close();
     throw e;
   }
-  const { reconciler, engine } = sim;
-  // The simulator counts what the engine counts: agents whose names carry this installation's tag.
-  const pattern = { test: (name: string): boolean => isOurAgentName(name, engine) };
+  const { engine } = sim;
+  const engines = several ? several.pools.map((p) => p.engine) : [engine];
+  // The simulator counts what the engine counts: agents whose names carry this installation's tag (of any pool).
+  const pattern = { test: (name: string): boolean => engines.some((e) => isOurAgentName(name, e)) };
 
   const actions: Record<string, number> = {};
   const actionProblems: Record<string, number> = {};
   const ticks = { full: 0, scaleUp: 0, withErrors: 0 };
-  reconciler.onTick((r) => {
+  const countTick = (r: { mode: string; ok: boolean }): void => {
     if (r.mode === 'full') ticks.full++;
     else ticks.scaleUp++;
     if (!r.ok) ticks.withErrors++;
-    for (const res of r.results) {
-      if (res.outcome === 'done') inc(actions, `${res.action.kind} ${res.action.reason.code}`);
-      else inc(actionProblems, `${res.action.kind} ${res.outcome}`);
-    }
-    opts.onTick?.(r);
-  });
+  };
+  /** Pending tasks some tick found no pool or agent for. */
+  const unservableSeen = new Set<string>();
+  if (several) {
+    several.set.onTick((r) => {
+      countTick(r);
+      for (const g of r.unservable) for (const id of g.taskIds) unservableSeen.add(id);
+    });
+  }
+  for (const reconciler of several ? several.pools.map((p) => p.reconciler) : [sim.reconciler]) {
+    reconciler.onTick((r) => {
+      if (!several) countTick(r);
+      for (const res of r.results) {
+        if (res.outcome === 'done') inc(actions, `${res.action.kind} ${res.action.reason.code}`);
+        else inc(actionProblems, `${res.action.kind} ${res.outcome}`);
+      }
+      opts.onTick?.(r);
+    });
+  }
 
   // Samples of the world over time.
   const interval = opts.sampleInterval ?? 60_000;
@@ -136,7 +160,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
 
   world.feed(opts.workload, start);
   const stop = new AbortController();
-  const loopDone = runAssembled(sim, { clock, logger, signal: stop.signal });
+  const loopDone = several ? runPools(several, { clock, logger, signal: stop.signal }) : runAssembled(sim, { clock, logger, signal: stop.signal });
 
   const unfinished = (): number => {
     const st = world.woodpecker.state();
@@ -234,6 +258,13 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
   if (typeof user.timewebcloudImageId === 'string' && user.timewebcloudImageId !== '') {
     settings.bootPath = `baked image ${user.timewebcloudImageId}`;
     settings.imageAgentStartDelay = describeDelay(opts.imageAgentStartDelay ?? { min: 5_000, max: 10_000 });
+  }
+  if (several) {
+    settings.pools = several.configs
+      .map((p) => `${p.id} (${formatLabels(p.core.agentLabels) || 'no labels'}, ${p.core.minAgents}-${p.core.maxAgents} agents)`)
+      .join('; ');
+    settings.unservable = unservableSeen.size;
+    if (several.configs.length > 1) settings.priceNote = `every server at the first pool's price (${several.configs[0]?.id ?? '?'})`;
   }
   if (opts.neverBootRate) settings.neverBootRate = opts.neverBootRate;
   if (opts.agentDeathRate) settings.agentDeathRate = opts.agentDeathRate;
