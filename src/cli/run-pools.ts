@@ -7,7 +7,7 @@ import type { PoolSetReport } from '../engine/pools.js';
 import { assemblePools, runPools, tickPoolsOnce } from '../pools.js';
 import { systemClock, type FetchFn } from '../util/clock.js';
 import { probeGrpcAddr } from './grpc-probe.js';
-import { describeReport, loggerFor, type DaemonHooks } from './run.js';
+import { describeReport, loggerFor, stopOnSignals, type DaemonHooks } from './run.js';
 import { VERSION } from './version.js';
 
 /** `--once` output of several pools: each pool's lines under its id, then the work no pool can run. */
@@ -64,13 +64,7 @@ export async function runPoolsDaemon(pools: readonly PoolConfig[], hooks: Daemon
       for (const line of describePoolsReport(report, pools.map((p) => p.id))) process.stdout.write(`${line}\n`);
       return report.ok && report.lease?.role !== 'standby' ? 0 : 1;
     }
-    const stop = new AbortController();
-    const onSignal = (sig: string): void => {
-      logger.info({ signal: sig }, 'shutting down after the current tick');
-      stop.abort(new Error(sig));
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    const stop = stopOnSignals(logger);
     logger.info(
       {
         policy: head.engine.policy,

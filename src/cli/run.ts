@@ -71,6 +71,18 @@ export function describeReport(report: TickReport): string[] {
  * The daemon: resolve the provider (start-up validation, cloud look-ups), then reconcile until SIGTERM/SIGINT
  * (finishing the current tick) or once with `--once`. Returns the process exit code.
  */
+/** SIGTERM/SIGINT abort the returned controller: the daemon finishes the current tick, then stops. */
+export function stopOnSignals(logger: Logger): AbortController {
+  const stop = new AbortController();
+  const onSignal = (sig: string): void => {
+    logger.info({ signal: sig }, 'shutting down after the current tick');
+    stop.abort(new Error(sig));
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  return stop;
+}
+
 export async function runDaemon(
   core: CoreConfig,
   values: OptionValues,
@@ -118,13 +130,7 @@ export async function runDaemon(
       // Standing by (another instance holds the lease) is not a reconcile: non-zero.
       return report.ok && report.lease?.role !== 'standby' ? 0 : 1;
     }
-    const stop = new AbortController();
-    const onSignal = (sig: string): void => {
-      logger.info({ signal: sig }, 'shutting down after the current tick');
-      stop.abort(new Error(sig));
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    const stop = stopOnSignals(logger);
     logger.info(
       {
         policy: engine.policy,
