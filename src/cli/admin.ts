@@ -86,14 +86,32 @@ function money(v: number, currency: string | null): string {
   return `${v.toFixed(2)}${currency ? ` ${currency}` : ''}`;
 }
 
-/** Several pools: one line per pool (its share of the queue), then the work no pool can run. */
+/** Warm capacity and budget of a plan summary, as `status` prints them (empty when neither is set). */
+function warmBudget(summary: StatusSnapshot['summary']): string[] {
+  const out: string[] = [];
+  const warm = summary?.warm;
+  if (warm) {
+    out.push(`Warm capacity: ${warm.idleSlots} free slot(s), min-agents ${warm.minAgents}${warm.why.length > 0 ? ` (${warm.why.join('; ')})` : ''}`);
+  }
+  const budget = summary?.budget;
+  if (budget) {
+    const caps = [
+      ...(budget.daily !== undefined ? [`${budget.spentDay.toFixed(2)} of ${budget.daily} ${budget.currency} today`] : []),
+      ...(budget.monthly !== undefined ? [`${budget.spentMonth.toFixed(2)} of ${budget.monthly} ${budget.currency} this month`] : []),
+    ];
+    out.push(`Budget: ${caps.join(', ')}${budget.exhausted ? ' — exhausted: no creates, nothing kept warm' : ''}`);
+  }
+  return out;
+}
+
+/** Several pools: one line per pool (its share of the queue, servers, spend), its warm capacity and budget, then the work no pool can run. */
 function formatPools(s: StatusSnapshot): string[] {
   const out: string[] = [];
   if (s.pools && s.pools.length > 0) {
     out.push('Pools:');
     out.push(
       table(
-        ['POOL', 'LABELS', 'AGENTS', 'TARGET', 'PENDING', 'RUNNING', 'FREE', 'LAST RECONCILE'],
+        ['POOL', 'LABELS', 'AGENTS', 'TARGET', 'PENDING', 'RUNNING', 'FREE', 'SERVERS', 'COST', 'LAST RECONCILE'],
         s.pools.map((p) => [
           p.pool.poolId ?? '?',
           p.labels || '-',
@@ -102,15 +120,41 @@ function formatPools(s: StatusSnapshot): string[] {
           p.demand ? String(p.demand.pending) : '-',
           p.demand ? String(p.demand.running) : '-',
           p.demand ? String(p.demand.freeSlots) : '-',
+          p.serversKnown === false || !p.servers ? '-' : String(p.servers.length),
+          p.cost ? money(p.cost.total, p.cost.currency) : '-',
           p.lastTick ? `${ago(s.now, p.lastTick.finishedAt)}${p.lastTick.ok ? '' : ` (${p.lastTick.errors.length} error(s))`}` : 'none yet',
         ]),
       ),
     );
+    for (const p of s.pools) {
+      const id = p.pool.poolId ?? '?';
+      const lines = warmBudget(p.summary);
+      if (p.cost?.perHour !== null && p.cost?.perHour !== undefined) lines.push(`${money(p.cost.perHour, p.cost.currency)}/h per server`);
+      if (p.admin.provisionFailures > 0) {
+        const until = p.admin.createBlockedUntil > s.now ? `; no new server before ${fmtTime(p.admin.createBlockedUntil)}` : '';
+        lines.push(`Provisioning: ${p.admin.provisionFailures} failure(s) in a row${until}`);
+      }
+      if (p.pool.installationId) lines.push(`installation ${p.pool.installationId}`);
+      if (lines.length > 0) out.push(`  ${id}: ${lines.join('; ')}`);
+    }
   }
   for (const u of s.unservable ?? []) {
     out.push(`Unservable: ${u.tasks} pending workflow(s) with labels ${u.labels || '(none)'}: no pool or agent matches (nothing is created)`);
   }
   return out;
+}
+
+/** A POOL column after the first one when the entries carry their pool (several pools). */
+function withPool<T extends { pool?: string }>(header: readonly string[], items: readonly T[], row: (x: T) => string[]): string {
+  const several = items.some((x) => x.pool !== undefined);
+  if (!several) return table(header, items.map(row));
+  return table(
+    [header[0] ?? '', 'POOL', ...header.slice(1)],
+    items.map((x) => {
+      const r = row(x);
+      return [r[0] ?? '', x.pool ?? '-', ...r.slice(1)];
+    }),
+  );
 }
 
 /** The human-readable `status` output. */
@@ -124,8 +168,15 @@ export function formatStatus(s: StatusSnapshot): string {
   if (p.billingModel) cfg.push(`${p.billingModel} billing`);
   const standby = s.lease?.role === 'standby';
   const state = standby ? 'STANDBY' : s.admin.paused ? 'PAUSED' : !s.lastTick ? 'starting' : s.lastTick.ok ? 'running' : 'errors';
-  out.push(`Pool ${p.poolId ?? '?'}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
-  if (p.installationId) out.push(`Installation: ${p.installationId} (in every server marker and agent-name tag)`);
+  const several = s.pools !== undefined && s.pools.length > 0;
+  if (several) {
+    // Per-pool settings are in the pools table below.
+    const ids = (s.pools ?? []).map((x) => x.pool.poolId ?? '?').join(', ');
+    out.push(`Pools ${ids}: ${state}${p.policy ? ` (policy ${p.policy})` : ''}`);
+  } else {
+    out.push(`Pool ${p.poolId ?? '?'}: ${state}${cfg.length > 0 ? ` (${cfg.join(', ')})` : ''}`);
+    if (p.installationId) out.push(`Installation: ${p.installationId} (in every server marker and agent-name tag)`);
+  }
   const lt = s.lastTick;
   out.push(
     lt
@@ -138,21 +189,10 @@ export function formatStatus(s: StatusSnapshot): string {
     const what = l.role === 'acting' ? 'this instance holds it, acts' : l.role === 'standby' ? `standing by, not acting: ${l.reason}` : l.reason;
     out.push(`Lease: ${what} (this instance ${l.self}; records: ${records})`);
   }
-  if (p.desired !== null) {
+  if (p.desired !== null && !several) {
     out.push(`Target agents: ${p.desired} schedulable after the last reconcile (the queue needs ${p.required ?? '?'}, capacity counted ${p.available ?? '?'})`);
   }
-  const warm = s.summary?.warm;
-  if (warm) {
-    out.push(`Warm capacity: ${warm.idleSlots} free slot(s), min-agents ${warm.minAgents}${warm.why.length > 0 ? ` (${warm.why.join('; ')})` : ''}`);
-  }
-  const budget = s.summary?.budget;
-  if (budget) {
-    const caps = [
-      ...(budget.daily !== undefined ? [`${budget.spentDay.toFixed(2)} of ${budget.daily} ${budget.currency} today`] : []),
-      ...(budget.monthly !== undefined ? [`${budget.spentMonth.toFixed(2)} of ${budget.monthly} ${budget.currency} this month`] : []),
-    ];
-    out.push(`Budget: ${caps.join(', ')}${budget.exhausted ? ' — exhausted: no creates, nothing kept warm' : ''}`);
-  }
+  if (!several) out.push(...warmBudget(s.summary));
   if (s.queue) {
     const q = s.queue;
     const oldest = q.oldestPendingAgeMs !== null ? `, oldest pending ${fmtDuration(q.oldestPendingAgeMs)}` : '';
@@ -163,8 +203,10 @@ export function formatStatus(s: StatusSnapshot): string {
   if (s.cost.perHour !== null) {
     const parts = (s.cost.parts ?? []).map((x) => `${x.label} ${money(x.perHour, s.cost.currency)}`).join(' + ');
     out.push(
-      `Cost so far: ${money(s.cost.total, s.cost.currency)} (${money(s.cost.perHour, s.cost.currency)}/h per server${parts ? `: ${parts}` : ''})`,
+      `Cost so far: ${money(s.cost.total, s.cost.currency)} (${several ? 'all pools, ' : ''}${money(s.cost.perHour, s.cost.currency)}/h per server${parts ? `: ${parts}` : ''})`,
     );
+  } else if (several && s.cost.currency !== null) {
+    out.push(`Cost so far: ${money(s.cost.total, s.cost.currency)} (all pools; per pool below)`);
   }
   const b = s.cost.balance;
   if (b) {
@@ -174,38 +216,35 @@ export function formatStatus(s: StatusSnapshot): string {
   out.push(...formatPools(s));
   if (s.admin.cordoned.length > 0) out.push(`Cordoned: ${s.admin.cordoned.join(', ')}`);
   if (s.admin.drainRequested.length > 0) out.push(`Drain requested: ${s.admin.drainRequested.join(', ')}`);
-  if (s.admin.provisionFailures > 0) {
+  if (s.admin.provisionFailures > 0 && !several) {
     const until = s.admin.createBlockedUntil > s.now ? `; no new server before ${fmtTime(s.admin.createBlockedUntil)}` : '';
     out.push(`Provisioning: ${s.admin.provisionFailures} failure(s) in a row${until}`);
   }
   out.push('');
-  if (s.agents.length === 0) out.push('No agents in the pool.');
+  if (s.agents.length === 0) out.push(several ? 'No agents in any pool.' : 'No agents in the pool.');
   else {
     out.push(
-      table(
-        ['AGENT', 'STATE', 'AGE', 'LAST CONTACT', 'TASKS', 'SERVER'],
-        s.agents.map((a) => [
-          a.name,
-          a.state + (a.cordoned && a.state !== 'cordoned' ? ' (cordoned)' : '') + (a.drainRequested ? ' (drain requested)' : ''),
-          fmtDuration(a.ageMs),
-          ago(s.now, a.lastContactAt),
-          `${a.runningTasks}/${a.capacity}`,
-          a.server ? `${a.server.status}${a.server.publicIpv4 ? ` ${a.server.publicIpv4}` : ''}` : 'no server',
-        ]),
-      ),
+      withPool(['AGENT', 'STATE', 'AGE', 'LAST CONTACT', 'TASKS', 'SERVER'], s.agents, (a) => [
+        a.name,
+        a.state + (a.cordoned && a.state !== 'cordoned' ? ' (cordoned)' : '') + (a.drainRequested ? ' (drain requested)' : ''),
+        fmtDuration(a.ageMs),
+        ago(s.now, a.lastContactAt),
+        `${a.runningTasks}/${a.capacity}`,
+        a.server ? `${a.server.status}${a.server.publicIpv4 ? ` ${a.server.publicIpv4}` : ''}` : 'no server',
+      ]),
     );
   }
   const orphans = s.servers.filter((x) => !x.hasAgent);
   if (orphans.length > 0) {
     out.push('');
     out.push('Servers without an agent:');
-    out.push(table(['SERVER', 'STATE', 'STATUS', 'AGE'], orphans.map((x) => [x.name, x.state, x.status, fmtDuration(x.ageMs)])));
+    out.push(withPool(['SERVER', 'STATE', 'STATUS', 'AGE'], orphans, (x) => [x.name, x.state, x.status, fmtDuration(x.ageMs)]));
   }
   const foreign = s.foreign ?? [];
   if (foreign.length > 0) {
     out.push('');
-    out.push('Foreign look-alikes (named like this pool, not this installation\'s; never drained, deleted or counted):');
-    out.push(table(['KIND', 'NAME', 'ID', 'WHY'], foreign.map((f) => [f.kind, f.name, f.id, f.why])));
+    out.push(`Foreign look-alikes (named like ${several ? 'a' : 'this'} pool, not this installation's; never drained, deleted or counted):`);
+    out.push(withPool(['KIND', 'NAME', 'ID', 'WHY'], foreign, (f) => [f.kind, f.name, f.id, f.why]));
   }
   if (lt && (lt.errors.length > 0 || lt.notes.length > 0)) {
     out.push('');
@@ -219,17 +258,14 @@ export function formatStatus(s: StatusSnapshot): string {
 export function formatDecisions(ds: readonly Decision[]): string {
   if (ds.length === 0) return 'No decisions yet.\n';
   return (
-    table(
-      ['TIME', 'ACTION', 'AGENT', 'REASON', 'OUTCOME', 'WHY'],
-      ds.map((d) => [
-        fmtTime(d.at),
-        d.action,
-        d.agent,
-        d.reason.code,
-        d.outcome,
-        d.reason.message + (d.detail ? ` (${d.detail})` : ''),
-      ]),
-    ) + '\n'
+    withPool(['TIME', 'ACTION', 'AGENT', 'REASON', 'OUTCOME', 'WHY'], ds, (d) => [
+      fmtTime(d.at),
+      d.action,
+      d.agent,
+      d.reason.code,
+      d.outcome,
+      d.reason.message + (d.detail ? ` (${d.detail})` : ''),
+    ]) + '\n'
   );
 }
 
@@ -337,7 +373,7 @@ export function registerAdminCommands(program: Command, deps: AdminCliDeps = {})
     };
 
   connOptions(program.command('status'))
-    .description('Show the pool of a running autoscaler: agents, servers, queue, cost, last reconcile')
+    .description('Show the pool(s) of a running autoscaler: agents, servers, queue, cost, last reconcile')
     .option('--json', 'print the raw JSON snapshot')
     .action(async function (this: Command) {
       await run(this, async () => {

@@ -4,6 +4,11 @@ import { createHash } from 'node:crypto';
  * The status page: one self-contained HTML document (inline CSS and JS, no build step, no CDN, no external
  * request). It polls `api/status` (relative, so it also works behind a reverse proxy under a path prefix) and
  * draws everything with plain DOM and SVG. All values are inserted with `textContent`, never as HTML.
+ *
+ * One pool: cards, chart, agents, servers and decisions of the pool. Several pools (`--pools-file`, the snapshot
+ * has `pools`): the cards add up every pool, then one section per pool (its settings, its cards with its share of
+ * the queue, warm capacity and budget, its chart), the work no pool can run with its labels, and a Pool column in
+ * the agents, servers and decisions tables.
  */
 
 const STYLE = `
@@ -30,9 +35,13 @@ section.card{margin-bottom:16px}
 section.card h2{font-size:13px;margin-bottom:10px}
 .legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;color:var(--muted);margin-bottom:6px}
 .legend i{display:inline-block;width:12px;height:3px;border-radius:2px;margin-right:6px;vertical-align:middle}
-#chart{width:100%;height:260px;display:block}
-#chart text{fill:var(--muted);font-size:11px}
-#chart .grid{stroke:var(--line);stroke-width:1}
+.chart{width:100%;height:260px;display:block}.chart.mini{height:180px}
+.chart text{fill:var(--muted);font-size:11px}
+.chart .grid{stroke:var(--line);stroke-width:1}
+.card.inner{box-shadow:none;background:var(--bg);padding:10px 12px}.card.inner .big{font-size:22px}
+section.pool h2{display:flex;flex-wrap:wrap;gap:8px;align-items:center}
+.card h2 .tag,.card h2 .pill{text-transform:none;letter-spacing:0;margin-left:0}
+h2.rowtitle{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:0 0 6px;font-weight:600}
 table{width:100%;border-collapse:collapse;font-size:13px}
 th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;border-bottom:1px solid var(--line);padding:6px 8px;white-space:nowrap}
 td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}
@@ -66,6 +75,8 @@ var SERIES = [
   {key:"pending", label:"Pending workflows", color:"#dc2626"},
   {key:"running", label:"Running workflows", color:"#059669"}
 ];
+var CARDS = [["agents", "Agents"], ["desired", "Target agents"], ["pending", "Pending"], ["running", "Running"], ["servers", "Servers"], ["cost", "Cost so far"]];
+var TARGET_TIP = "Schedulable agents the pool keeps after this reconcile's decisions. It can be above what the queue needs: min-agents, hours already paid for, agents drained one tick at a time.";
 function $(id){ return document.getElementById(id); }
 function el(tag, cls, text){ var e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined && text !== null) e.textContent = String(text); return e; }
 function dur(ms){
@@ -81,43 +92,54 @@ function clock(t){ var d = new Date(t); return String(d.getHours()).padStart(2,"
 function money(v, cur){ if (v === null || v === undefined) return "\\u2014"; return v.toFixed(v < 10 ? 2 : 0) + (cur ? " " + cur : ""); }
 function badge(text, cls){ return el("span", "badge " + cls, text); }
 function setText(id, v){ $(id).textContent = v; }
+function none(v){ return v === null || v === undefined; }
+// Several pools (--pools-file): the snapshot lists them; its agents, servers and decisions carry their pool.
+function several(s){ return !!(s.pools && s.pools.length); }
 
 function fillTable(tbodyId, rows, cols, emptyText){
   var tb = $(tbodyId); tb.replaceChildren();
   if (!rows.length){ var tr = el("tr"); var td = el("td", "empty", emptyText); td.colSpan = cols; tr.appendChild(td); tb.appendChild(tr); return; }
   rows.forEach(function(cells){ var tr = el("tr"); cells.forEach(function(c){ tr.appendChild(c); }); tb.appendChild(tr); });
 }
-function td(v, cls){ var c = el("td", cls || ""); if (v instanceof Node) c.appendChild(v); else c.textContent = (v === null || v === undefined) ? "\\u2014" : String(v); return c; }
+function td(v, cls){ var c = el("td", cls || ""); if (v instanceof Node) c.appendChild(v); else c.textContent = none(v) ? "\\u2014" : String(v); return c; }
+// With several pools a Pool column follows the first one.
+function poolCol(s, cells, x){ if (several(s)) cells.splice(1, 0, td(x.pool, "mono")); return cells; }
 
+function stateOf(paused, lt, standby){
+  if (standby) return ["standby", "warn"];
+  if (paused) return ["paused", "warn"];
+  if (!lt) return ["starting", "muted"];
+  if (!lt.ok) return ["errors", "bad"];
+  return ["running", "ok"];
+}
 function renderHeader(s){
   var p = s.pool || {};
-  setText("pool", p.poolId !== null && p.poolId !== undefined ? "pool " + p.poolId + (p.installationId ? " \\u00b7 installation " + p.installationId : "") : "");
-  document.title = "twcloud-scaler" + (p.poolId ? " \\u00b7 pool " + p.poolId : "");
+  var ids = several(s) ? s.pools.map(function(e){ return e.pool.poolId; }).join(", ") : "";
+  setText("pool", ids ? "pools " + ids : !none(p.poolId) ? "pool " + p.poolId + (p.installationId ? " \\u00b7 installation " + p.installationId : "") : "");
+  document.title = "twcloud-scaler" + (ids ? " \\u00b7 pools " + ids : p.poolId ? " \\u00b7 pool " + p.poolId : "");
   var st = $("state"); var lt = s.lastTick;
-  if (s.lease && s.lease.role === "standby"){ st.textContent = "standby"; st.className = "pill warn"; }
-  else if (s.admin && s.admin.paused){ st.textContent = "paused"; st.className = "pill warn"; }
-  else if (!lt){ st.textContent = "starting"; st.className = "pill muted"; }
-  else if (!lt.ok){ st.textContent = "errors"; st.className = "pill bad"; }
-  else { st.textContent = "running"; st.className = "pill ok"; }
+  var state = stateOf(s.admin && s.admin.paused, lt, s.lease && s.lease.role === "standby");
+  st.textContent = state[0]; st.className = "pill " + state[1];
   setText("last", lt ? "last reconcile " + ago(s.now, lt.finishedAt) + " (" + lt.mode + ", " + lt.durationMs + " ms)" : "no reconcile yet");
   var cfg = [];
   if (p.policy) cfg.push("policy " + p.policy);
-  if (p.minAgents !== null && p.maxAgents !== null) cfg.push(p.minAgents + "\\u2013" + p.maxAgents + " agents");
-  if (p.workflowsPerAgent) cfg.push(p.workflowsPerAgent + " workflows/agent");
-  if (p.billingModel) cfg.push(p.billingModel + " billing");
+  if (ids) cfg.push(s.pools.length + " pools");
+  else {
+    if (p.minAgents !== null && p.maxAgents !== null) cfg.push(p.minAgents + "\\u2013" + p.maxAgents + " agents");
+    if (p.workflowsPerAgent) cfg.push(p.workflowsPerAgent + " workflows/agent");
+    if (p.billingModel) cfg.push(p.billingModel + " billing");
+  }
   if (p.reconciliationIntervalMs) cfg.push("every " + dur(p.reconciliationIntervalMs));
   setText("config", cfg.join(" \\u00b7 "));
 }
 
-function renderCards(s){
-  var count = {}; (s.agents || []).forEach(function(a){ count[a.state] = (count[a.state] || 0) + 1; });
-  setText("c-agents", (s.agents || []).length);
+// What the cards show, from a view: the single pool, one pool of several, or all of them together.
+function cardData(v, now){
+  var count = {}; v.agents.forEach(function(a){ count[a.state] = (count[a.state] || 0) + 1; });
   var parts = ["busy","idle","booting","drained","cordoned","stale"].filter(function(k){ return count[k]; }).map(function(k){ return count[k] + " " + k; });
-  setText("c-agents-sub", parts.length ? parts.join(", ") : "none");
-  var p = s.pool || {};
-  setText("c-desired", p.desired === null || p.desired === undefined ? "\\u2014" : p.desired);
-  var sub = p.required === null || p.required === undefined ? "" : "the queue needs " + p.required + ", capacity counted " + p.available;
-  var sm = s.summary || {};
+  var p = v.pool || {};
+  var sub = none(p.required) ? "" : "the queue needs " + p.required + ", capacity counted " + p.available;
+  var sm = v.summary || {};
   if (sm.warm && sm.warm.idleSlots) sub += "; " + sm.warm.idleSlots + " slot(s) kept warm";
   if (sm.budget) {
     var b = sm.budget, caps = [];
@@ -125,22 +147,86 @@ function renderCards(s){
     if (b.monthly !== undefined) caps.push(b.spentMonth.toFixed(2) + " of " + b.monthly + " " + b.currency + " this month");
     sub += "; budget: " + caps.join(", ") + (b.exhausted ? " (exhausted: no creates)" : "");
   }
-  setText("c-desired-sub", sub);
-  var q = s.queue;
-  setText("c-pending", q ? q.pending : "\\u2014");
-  setText("c-pending-sub", q ? (q.waitingOnDeps + " waiting on deps" + (q.oldestPendingAgeMs !== null ? ", oldest " + dur(q.oldestPendingAgeMs) : "") + (q.paused ? ", queue paused" : "")) : "");
-  setText("c-running", q ? q.running : "\\u2014");
-  setText("c-running-sub", q ? q.freeSlots + " free slot(s)" : "");
-  setText("c-servers", s.serversKnown ? (s.servers || []).length : "\\u2014");
-  var sc = {}; (s.servers || []).forEach(function(x){ sc[x.state] = (sc[x.state] || 0) + 1; });
-  setText("c-servers-sub", Object.keys(sc).map(function(k){ return sc[k] + " " + k; }).join(", ") || (s.serversKnown ? "none" : "not listed yet"));
-  var c = s.cost || {};
-  setText("c-cost", money(c.total, c.currency));
-  var parts = (c.parts || []).map(function(x){ return x.label + " " + money(x.perHour); }).join(" + ");
-  setText("c-cost-sub", c.perHour !== null && c.perHour !== undefined ? money(c.perHour, c.currency) + "/h per server" + (parts ? " (" + parts + ")" : "") + (c.since ? ", since " + ago(s.now, c.since) : "") : "no price known");
-  var b = c.balance;
+  var q = v.queue;
+  var pend = q ? q.waitingOnDeps + " waiting on deps" + (!none(q.oldestPendingAgeMs) ? ", oldest " + dur(q.oldestPendingAgeMs) : "") + (q.paused ? ", queue paused" : "") : "";
+  if (v.unservable) pend += ", " + v.unservable + " no pool can run";
+  var sc = {}; v.servers.forEach(function(x){ sc[x.state] = (sc[x.state] || 0) + 1; });
+  var c = v.cost || {};
+  var cparts = (c.parts || []).map(function(x){ return x.label + " " + money(x.perHour); }).join(" + ");
+  var csub = !none(c.perHour) ? money(c.perHour, c.currency) + "/h per server" + (cparts ? " (" + cparts + ")" : "") + (c.since ? ", since " + ago(now, c.since) : "")
+    : v.costNote || "no price known";
+  return {
+    agents: [v.agents.length, parts.length ? parts.join(", ") : "none"],
+    desired: [none(p.desired) ? "\\u2014" : p.desired, sub],
+    pending: [q ? q.pending : "\\u2014", pend],
+    running: [q ? q.running : "\\u2014", q ? q.freeSlots + " free slot(s)" : ""],
+    servers: [v.serversKnown ? v.servers.length : "\\u2014", Object.keys(sc).map(function(k){ return sc[k] + " " + k; }).join(", ") || (v.serversKnown ? "none" : "not listed yet")],
+    cost: [money(c.total, c.currency), csub]
+  };
+}
+function sumOf(s, k){ var t = null; s.pools.forEach(function(e){ var v = e.pool[k]; if (!none(v)) t = (t || 0) + v; }); return t; }
+function totalView(s){
+  if (!several(s)) return {agents: s.agents || [], pool: s.pool, summary: s.summary, queue: s.queue, servers: s.servers || [], serversKnown: s.serversKnown, cost: s.cost};
+  var unservable = (s.unservable || []).reduce(function(n, u){ return n + u.tasks; }, 0);
+  return {agents: s.agents || [], pool: {desired: sumOf(s, "desired"), required: sumOf(s, "required"), available: sumOf(s, "available")},
+    summary: null, queue: s.queue, servers: s.servers || [], serversKnown: s.serversKnown, cost: s.cost, unservable: unservable, costNote: "all pools; each pool's price below"};
+}
+function poolView(s, e){
+  var d = e.demand;
+  return {agents: e.agents || [], pool: e.pool, summary: e.summary,
+    queue: d ? {pending: d.pending, waitingOnDeps: d.waitingOnDeps, running: d.running, freeSlots: d.freeSlots, oldestPendingAgeMs: null, paused: !!(s.queue && s.queue.paused)} : null,
+    servers: e.servers || [], serversKnown: !!e.servers && e.serversKnown !== false, cost: e.cost};
+}
+
+function renderCards(s){
+  var d = cardData(totalView(s), s.now);
+  CARDS.forEach(function(c){ setText("c-" + c[0], d[c[0]][0]); setText("c-" + c[0] + "-sub", d[c[0]][1]); });
+  $("cards-title").hidden = !several(s);
+  var b = (s.cost || {}).balance;
   setText("c-balance", b ? "account balance " + money(b.amount, b.currency) + (b.hoursLeft !== undefined ? ", about " + b.hoursLeft + " h left" : "") + (b.low ? " \\u2014 below " + money(b.warnBelow, b.currency) + ", top it up" : "") : "");
   $("c-balance").className = "small" + (b && b.low ? " low" : "");
+}
+
+// Several pools: per pool its settings, its cards (its share of the queue, warm capacity, budget) and its chart.
+function renderPools(s){
+  var box = $("pool-list"); box.replaceChildren();
+  $("chart-card").hidden = several(s);
+  if (!several(s)){ box.hidden = true; return; }
+  box.hidden = false;
+  s.pools.forEach(function(e){
+    var p = e.pool, sec = el("section", "card pool");
+    sec.setAttribute("data-pool", p.poolId);
+    var h = el("h2", "", "Pool " + p.poolId), bits = [];
+    if (e.labels) bits.push(e.labels);
+    if (!none(p.minAgents)) bits.push(p.minAgents + "\\u2013" + p.maxAgents + " agents");
+    if (p.workflowsPerAgent) bits.push(p.workflowsPerAgent + " workflows/agent");
+    if (p.billingModel) bits.push(p.billingModel + " billing");
+    if (p.installationId) bits.push("installation " + p.installationId);
+    var st = stateOf(e.admin && e.admin.paused, e.lastTick, false);
+    h.appendChild(el("span", "pill " + st[1], st[0]));
+    h.appendChild(el("span", "tag", bits.join(" \\u00b7 ")));
+    sec.appendChild(h);
+    var d = cardData(poolView(s, e), s.now), cards = el("div", "cards");
+    CARDS.forEach(function(c){
+      var k = el("div", "card inner"); k.setAttribute("data-card", c[0]);
+      if (c[0] === "desired") k.title = TARGET_TIP;
+      k.appendChild(el("h2", "", c[1])); k.appendChild(el("div", "big", d[c[0]][0])); k.appendChild(el("div", "small", d[c[0]][1]));
+      cards.appendChild(k);
+    });
+    sec.appendChild(cards);
+    var lg = el("div", "legend"); legend(lg); sec.appendChild(lg);
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("class", "chart mini"); svg.setAttribute("role", "img"); svg.setAttribute("aria-label", "Agents and queue of pool " + p.poolId + " over time");
+    sec.appendChild(svg);
+    box.appendChild(sec);
+    drawChart(svg, e.series || [], s.now);
+  });
+}
+
+function renderUnservable(s){
+  var u = s.unservable || [];
+  $("unservable-card").hidden = !u.length;
+  fillTable("unservable", u.map(function(x){ return [td(x.labels || "(no labels)", "mono"), td(x.tasks, "num")]; }), 2, "None.");
 }
 
 function renderAgents(s){
@@ -149,46 +235,29 @@ function renderAgents(s){
     if (a.cordoned && a.state !== "cordoned") name.appendChild(el("span", "tag", "cordoned"));
     if (a.drainRequested) name.appendChild(el("span", "tag", "drain requested"));
     var srv = a.server ? a.server.status + (a.server.publicIpv4 ? " \\u00b7 " + a.server.publicIpv4 : "") : "no server";
-    return [name, td(badge(a.state, "s-" + a.state)), td(dur(a.ageMs), "num"), td(ago(s.now, a.lastContactAt)),
-      td(a.runningTasks + " / " + a.capacity, "num"), td(srv, "mono")];
+    return poolCol(s, [name, td(badge(a.state, "s-" + a.state)), td(dur(a.ageMs), "num"), td(ago(s.now, a.lastContactAt)),
+      td(a.runningTasks + " / " + a.capacity, "num"), td(srv, "mono")], a);
   });
-  fillTable("agents", rows, 6, "No agents in this pool.");
-}
-
-function renderPools(s){
-  // Several pools (--pools-file): each pool's share of the queue, then the work no pool can run.
-  var card = $("pools-card");
-  if (!s.pools || !s.pools.length){ card.hidden = true; return; }
-  card.hidden = false;
-  var rows = s.pools.map(function(p){
-    var d = p.demand;
-    var n = p.summary ? p.summary.poolAgents : 0;
-    return [td(p.pool.poolId, "mono"), td(p.labels || null, "mono"), td(n + " (" + p.pool.minAgents + "\u2013" + p.pool.maxAgents + ")", "num"),
-      td(p.pool.desired, "num"), td(d ? d.pending : null, "num"), td(d ? d.running : null, "num"), td(d ? d.freeSlots : null, "num")];
-  });
-  (s.unservable || []).forEach(function(u){
-    rows.push([td(badge("unservable", "s-stale")), td(u.labels || null, "mono"), td("no pool or agent matches"), td(0, "num"), td(u.tasks, "num"), td(null), td(null)]);
-  });
-  fillTable("pools", rows, 7, "No pools.");
+  fillTable("agents", rows, several(s) ? 7 : 6, several(s) ? "No agents in any pool." : "No agents in this pool.");
 }
 
 function renderServers(s){
   var rows = (s.servers || []).map(function(x){
-    return [td(x.name, "mono"), td(badge(x.state, "s-" + x.state)), td(x.status), td(dur(x.ageMs), "num"), td(x.publicIpv4, "mono"), td(x.hasAgent ? "yes" : "no")];
+    return poolCol(s, [td(x.name, "mono"), td(badge(x.state, "s-" + x.state)), td(x.status), td(dur(x.ageMs), "num"), td(x.publicIpv4, "mono"), td(x.hasAgent ? "yes" : "no")], x);
   });
   // Look-alikes: listed so an operator sees them, never touched.
   (s.foreign || []).forEach(function(f){
-    rows.push([td(f.name, "mono"), td(badge("foreign", "s-stale")), td(f.kind + " " + f.id), td(f.why), td(null), td("not ours")]);
+    rows.push(poolCol(s, [td(f.name, "mono"), td(badge("foreign", "s-stale")), td(f.kind + " " + f.id), td(f.why), td(null), td("not ours")], f));
   });
-  fillTable("servers", rows, 6, s.serversKnown ? "No servers." : "The server list has not been read yet.");
+  fillTable("servers", rows, several(s) ? 7 : 6, s.serversKnown ? "No servers." : "The server list has not been read yet.");
 }
 
 function renderDecisions(s){
   var rows = (s.decisions || []).map(function(d){
     var msg = td(d.reason.message); if (d.detail){ msg.appendChild(el("div", "tag", d.detail)); }
-    return [td(clock(d.at), "mono"), td(d.action), td(d.agent, "mono"), td(badge(d.reason.code, "")), msg, td(badge(d.outcome, "o-" + d.outcome))];
+    return poolCol(s, [td(clock(d.at), "mono"), td(d.action), td(d.agent, "mono"), td(badge(d.reason.code, "")), msg, td(badge(d.outcome, "o-" + d.outcome))], d);
   });
-  fillTable("decisions", rows, 6, "No decisions yet.");
+  fillTable("decisions", rows, several(s) ? 7 : 6, "No decisions yet.");
 }
 
 function renderTick(s){
@@ -199,7 +268,11 @@ function renderTick(s){
   if (ls && ls.role === "observing") adm.push(ls.reason + ".");
   if (ls && ls.records && ls.records.length) adm.push("Lease records (Woodpecker agents, not pool agents): " + ls.records.map(function(r){ return "#" + r.id + " " + r.name; }).join(", ") + "; this instance is " + ls.self + ".");
   if (ad.paused) adm.push("Scaling is paused by an operator: no agents are added or drained (twcloud-scaler resume).");
-  if (ad.provisionFailures > 0) adm.push(ad.provisionFailures + " failed provision(s) in a row" + (ad.createBlockedUntil > s.now ? "; no new server before " + clock(ad.createBlockedUntil) : "") + ".");
+  var fails = several(s) ? s.pools.map(function(e){ return [e.admin || {}, "pool " + e.pool.poolId + ": "]; }) : [[ad, ""]];
+  fails.forEach(function(f){
+    var a = f[0];
+    if (a.provisionFailures > 0) adm.push(f[1] + a.provisionFailures + " failed provision(s) in a row" + (a.createBlockedUntil > s.now ? "; no new server before " + clock(a.createBlockedUntil) : "") + ".");
+  });
   if (ad.cordoned && ad.cordoned.length) adm.push("Cordoned: " + ad.cordoned.join(", ") + ".");
   if (ad.drainRequested && ad.drainRequested.length) adm.push("Drain requested: " + ad.drainRequested.join(", ") + ".");
   if (adm.length){ var ua = el("ul", "admin"); adm.forEach(function(a){ ua.appendChild(el("li", "", a)); }); box.appendChild(ua); }
@@ -211,14 +284,13 @@ function renderTick(s){
 
 var NS = "http://www.w3.org/2000/svg";
 function svgEl(tag, attrs){ var e = document.createElementNS(NS, tag); for (var k in attrs) e.setAttribute(k, String(attrs[k])); return e; }
-function drawChart(s){
-  var svg = $("chart"); svg.replaceChildren();
-  var pts = s.series || [];
+function drawChart(svg, pts, now){
+  svg.replaceChildren();
   var W = svg.clientWidth || 900, H = svg.clientHeight || 260;
   svg.setAttribute("viewBox", "0 0 " + W + " " + H);
   var L = 40, R = 14, T = 12, B = 26, w = W - L - R, h = H - T - B;
-  if (!pts.length){ var t = svgEl("text", {x: L + 8, y: T + 24}); t.textContent = "No data yet."; svg.appendChild(t); return; }
-  var t1 = Math.max(pts[pts.length - 1].t, s.now || 0), t0 = Math.min(pts[0].t, t1 - 5 * 60000);
+  if (!pts.length){ var t = svgEl("text", {x: L + 8, y: T + 24}); t.textContent = "No data yet."; svg.appendChild(t); svg.setAttribute("data-points", "0"); return; }
+  var t1 = Math.max(pts[pts.length - 1].t, now || 0), t0 = Math.min(pts[0].t, t1 - 5 * 60000);
   var max = 1; pts.forEach(function(p){ SERIES.forEach(function(sr){ if (p[sr.key] > max) max = p[sr.key]; }); });
   var step = max <= 5 ? 1 : max <= 10 ? 2 : max <= 25 ? 5 : max <= 50 ? 10 : Math.ceil(max / 5 / 10) * 10;
   var top = Math.ceil(max / step) * step;
@@ -247,17 +319,23 @@ function drawChart(s){
   });
   svg.setAttribute("data-points", String(pts.length));
 }
-function legend(){
-  var box = $("legend");
-  SERIES.forEach(function(sr){ var s = el("span"); var i = el("i"); i.setAttribute("data-color", sr.color); s.appendChild(i); s.appendChild(document.createTextNode(sr.label)); box.appendChild(s); });
-  // Colours are applied through the CSSOM (allowed by the page's Content-Security-Policy, unlike style attributes).
-  Array.prototype.forEach.call(box.querySelectorAll("i"), function(i){ i.style.background = i.getAttribute("data-color"); });
+function legend(box){
+  SERIES.forEach(function(sr){
+    var s = el("span"); var i = el("i");
+    // Colours are applied through the CSSOM (allowed by the page's Content-Security-Policy, unlike style attributes).
+    i.style.background = sr.color;
+    s.appendChild(i); s.appendChild(document.createTextNode(sr.label)); box.appendChild(s);
+  });
 }
 
 var last = null;
 function render(s){
   last = s;
-  renderHeader(s); renderCards(s); drawChart(s); renderPools(s); renderAgents(s); renderServers(s); renderDecisions(s); renderTick(s);
+  var multi = several(s);
+  Array.prototype.forEach.call(document.querySelectorAll("th.pc"), function(th){ th.hidden = !multi; });
+  renderHeader(s); renderCards(s);
+  if (!multi) drawChart($("chart"), s.series || [], s.now);
+  renderPools(s); renderUnservable(s); renderAgents(s); renderServers(s); renderDecisions(s); renderTick(s);
   document.body.setAttribute("data-loaded", "true");
 }
 function poll(){
@@ -267,8 +345,8 @@ function poll(){
     .catch(function(){ $("conn").className = "pill bad"; $("conn").textContent = "disconnected"; })
     .then(function(){ setTimeout(poll, POLL_MS); });
 }
-window.addEventListener("resize", function(){ if (last) drawChart(last); });
-legend();
+window.addEventListener("resize", function(){ if (last) render(last); });
+legend($("legend"));
 poll();
 })();
 `;
@@ -280,6 +358,7 @@ const BODY = `
   <div class="right"><span id="last"></span><span class="pill muted" id="conn">connecting</span></div>
 </header>
 <main>
+  <h2 class="rowtitle" id="cards-title" hidden>All pools</h2>
   <div class="cards">
     <div class="card"><h2>Agents</h2><div class="big" id="c-agents">&#8212;</div><div class="small" id="c-agents-sub"></div></div>
     <div class="card" title="Schedulable agents the pool keeps after this reconcile's decisions. It can be above what the queue needs: min-agents, hours already paid for, agents drained one tick at a time."><h2>Target agents</h2><div class="big" id="c-desired">&#8212;</div><div class="small" id="c-desired-sub"></div></div>
@@ -288,22 +367,24 @@ const BODY = `
     <div class="card"><h2>Servers</h2><div class="big" id="c-servers">&#8212;</div><div class="small" id="c-servers-sub"></div></div>
     <div class="card"><h2>Cost so far</h2><div class="big" id="c-cost">&#8212;</div><div class="small" id="c-cost-sub"></div><div class="small" id="c-balance"></div></div>
   </div>
-  <section class="card"><h2>Agents and queue, last hours</h2><div class="legend" id="legend"></div>
-    <svg id="chart" role="img" aria-label="Agents and queue over time"></svg></section>
-  <section class="card" id="pools-card" hidden><h2>Pools</h2><div class="scroll"><table>
-    <thead><tr><th>Pool</th><th>Labels</th><th>Agents</th><th>Target</th><th>Pending</th><th>Running</th><th>Free slots</th></tr></thead>
-    <tbody id="pools"></tbody></table></div></section>
+  <section class="card" id="chart-card"><h2>Agents and queue, last hours</h2><div class="legend" id="legend"></div>
+    <svg id="chart" class="chart" role="img" aria-label="Agents and queue over time"></svg></section>
+  <section class="card" id="unservable-card" hidden><h2>Work no pool can run</h2><div class="scroll"><table>
+    <thead><tr><th>Labels</th><th>Pending workflows</th></tr></thead>
+    <tbody id="unservable"></tbody></table></div>
+    <div class="small">Nothing is created for it: no pool's agent-labels and no agent match these labels. Add a pool whose agent-labels match.</div></section>
+  <div id="pool-list" hidden></div>
   <section class="card"><h2>Agents</h2><div class="scroll"><table>
-    <thead><tr><th>Name</th><th>State</th><th>Age</th><th>Last contact</th><th>Tasks</th><th>Server</th></tr></thead>
+    <thead><tr><th>Name</th><th class="pc" hidden>Pool</th><th>State</th><th>Age</th><th>Last contact</th><th>Tasks</th><th>Server</th></tr></thead>
     <tbody id="agents"></tbody></table></div></section>
   <div class="grid2">
     <section class="card"><h2>Servers</h2><div class="scroll"><table>
-      <thead><tr><th>Name</th><th>State</th><th>Status</th><th>Age</th><th>IPv4</th><th>Agent</th></tr></thead>
+      <thead><tr><th>Name</th><th class="pc" hidden>Pool</th><th>State</th><th>Status</th><th>Age</th><th>IPv4</th><th>Agent</th></tr></thead>
       <tbody id="servers"></tbody></table></div></section>
     <section class="card"><h2>Last reconcile</h2><div id="tick"></div></section>
   </div>
   <section class="card"><h2>Recent decisions</h2><div class="scroll"><table>
-    <thead><tr><th>Time</th><th>Action</th><th>Agent</th><th>Reason</th><th>Why</th><th>Outcome</th></tr></thead>
+    <thead><tr><th>Time</th><th class="pc" hidden>Pool</th><th>Action</th><th>Agent</th><th>Reason</th><th>Why</th><th>Outcome</th></tr></thead>
     <tbody id="decisions"></tbody></table></div></section>
 </main>
 <footer><a href="api/status">api/status</a><a href="api/decisions">api/decisions</a><a href="metrics">metrics</a><a href="readyz">readyz</a></footer>

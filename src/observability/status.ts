@@ -37,6 +37,8 @@ export interface AgentStatus {
   platform: string;
   /** The agent's server at the provider, when known. */
   server: { state: ServerState; status: string; publicIpv4: string | null } | null;
+  /** Several pools (`--pools-file`): the id of the pool it belongs to. Absent with one pool. */
+  pool?: string;
 }
 
 export interface ServerStatus {
@@ -49,6 +51,8 @@ export interface ServerStatus {
   publicIpv4: string | null;
   /** A Woodpecker agent with this name exists. */
   hasAgent: boolean;
+  /** Several pools: the id of the pool that owns it. Absent with one pool. */
+  pool?: string;
 }
 
 export interface QueueStatus {
@@ -74,6 +78,8 @@ export interface Decision {
   outcome: Outcome;
   detail: string | null;
   durationMs: number;
+  /** Several pools: the id of the pool that decided it. Absent with one pool. */
+  pool?: string;
 }
 
 export interface TickStatus {
@@ -155,6 +161,8 @@ export interface ForeignStatus {
   name: string;
   id: string;
   why: string;
+  /** Several pools: the pool it looks like. Absent with one pool. */
+  pool?: string;
 }
 
 export interface StatusSnapshot {
@@ -183,8 +191,11 @@ export interface StatusSnapshot {
   decisions: Decision[];
   series: SeriesPoint[];
   /**
-   * Several pools (`--pools-file`): every pool, the first included (the fields above are the first pool's). Absent
-   * with one pool.
+   * Several pools (`--pools-file`): every pool, the first included. Absent with one pool. With several pools the
+   * lists above (`agents`, `servers`, `foreign`, `decisions`, `admin.cordoned`, `admin.drainRequested`) hold every
+   * pool's entries, each with its `pool`; `lastTick` and `lastFullTick` are the whole tick (ok only when every pool's
+   * was, errors prefixed with the pool); `cost.total` adds up every pool (`perHour` only when all pools cost the
+   * same); `queue` is the whole queue; `pool`, `summary`, `series` and the other `admin` fields stay the first pool's.
    */
   pools?: PoolEntry[];
   /** Several pools: pending work no pool or agent can run, by label set (never scales anything). */
@@ -199,9 +210,16 @@ export interface PoolEntry {
   admin: AdminStatus;
   summary: PlanSummary | null;
   agents: AgentStatus[];
+  /** Its servers (they also appear in the top-level `servers`, with `pool`). */
+  servers: ServerStatus[];
+  serversKnown: boolean;
   lastTick: TickStatus | null;
   /** Its share of the queue at the last tick (pool-demand.ts); null before the first. */
   demand: { pending: number; waitingOnDeps: number; running: number; freeSlots: number } | null;
+  /** Its own price and spend (the account balance is in the top-level `cost`). */
+  cost: CostStatus;
+  /** Its agents and its share of the queue over time (the page draws one chart per pool). */
+  series: SeriesPoint[];
 }
 
 export interface UnservableStatus {
@@ -392,8 +410,9 @@ export function createStatusTracker(opts: StatusTrackerOptions): StatusTracker {
       busy: count('busy'),
       drained: count('drained'),
       stale: count('stale'),
-      pending: obs.queue.stats.pending_count,
-      running: obs.queue.stats.running_count,
+      // Several pools: this pool's share of the queue (pools.ts); one pool: the whole queue.
+      pending: obs.demand ? obs.demand.pending : obs.queue.stats.pending_count,
+      running: obs.demand ? obs.demand.running : obs.queue.stats.running_count,
       servers: (lastServers ?? []).length,
       cost: cost.total,
     });
