@@ -25,7 +25,8 @@ export function describePoolsReport(report: PoolSetReport, ids: readonly string[
 
 /**
  * The daemon with several pools (`--pools-file`): the start-up checks of every pool, then one loop over all pools
- * (see src/pools.ts). The status page, metrics and admin API follow the first pool. Returns the exit code.
+ * (see src/pools.ts). The status page, `status`, `decisions`, metrics and `/readyz` cover every pool
+ * (src/observability/pools.ts). Returns the exit code.
  */
 export async function runPoolsDaemon(pools: readonly PoolConfig[], hooks: DaemonHooks, fetchFn: FetchFn): Promise<number> {
   const first = pools[0];

@@ -143,10 +143,10 @@ export function observePools(a: AssembledPools, head: { status: StatusTracker; m
       .flatMap((p, i) => p.status.decisions(limit).map((d) => ({ ...d, pool: ids[i] ?? '?' })))
       .sort((x, y) => y.at - x.at)
       .slice(0, Math.max(0, Math.floor(limit)));
-  const snapshot = (memory?: EngineMemory): StatusSnapshot => {
-    // The first pool's admin state may come live from the HTTP controls (`memory`); the others' from their engines.
-    const snaps = per.map((p, i) => p.status.snapshot(i === 0 && memory ? memory : p.assembled.reconciler.state));
-    const h = snaps[0] ?? head.status.snapshot(memory);
+  // `memory` (the controls' merged state) is not needed: every pool's live admin state is its engine's.
+  const snapshot = (): StatusSnapshot => {
+    const snaps = per.map((p) => p.status.snapshot(p.assembled.reconciler.state));
+    const h = snaps[0] ?? head.status.snapshot();
     const tag = <T extends object>(pick: (s: StatusSnapshot) => T[]): (T & { pool: string })[] =>
       snaps.flatMap((s, i) => pick(s).map((x) => ({ ...x, pool: ids[i] ?? '?' })));
     const pools: PoolEntry[] = snaps.map((s, i) => ({
@@ -202,8 +202,15 @@ export function observePools(a: AssembledPools, head: { status: StatusTracker; m
     per.find((p) => p.status.knownAgents().has(name)) ?? per.find((p) => poolNamePattern(p.assembled.engine.poolId).test(name));
   const first = a.first.reconciler;
   const controls: AdminControls = {
-    get state() {
-      return first.state;
+    /** The first pool's, with every pool's cordoned and drain-requested agents (admin answers list them all). */
+    get state(): EngineMemory {
+      const all = per.map((p) => p.assembled.reconciler.state);
+      return {
+        ...first.state,
+        paused: all.some((m) => m.paused),
+        cordoned: all.flatMap((m) => m.cordoned),
+        drainRequested: all.flatMap((m) => m.drainRequested),
+      };
     },
     setPaused: (paused) => {
       for (const p of per) p.assembled.reconciler.setPaused(paused);

@@ -63,6 +63,15 @@ describe('several pools: admin API, CLI, readiness and metrics', () => {
       assert.match(out, /^[\d-]+ [\d:]+ +small +create +pool-small-agent-/m);
       assert.match(out, /^[\d-]+ [\d:]+ +large +create +pool-large-agent-/m);
 
+      // Admin: a cordon goes to the agent's pool; the answer and the status list it.
+      const largeAgent = byPool('large')[0] ?? '';
+      const cordon = await fetch(`${d.url}/api/agents/${largeAgent}/cordon`, { method: 'POST' });
+      assert.equal(cordon.status, 200);
+      assert.deepEqual(((await cordon.json()) as { admin: { cordoned: string[] } }).admin.cordoned, [largeAgent]);
+      assert.deepEqual(d.pools.pools[1]?.reconciler.state.cordoned, [largeAgent]);
+      const after = (await (await fetch(`${d.url}/api/status`)).json()) as StatusSnapshot;
+      assert.deepEqual([after.admin.cordoned, after.pools?.[0]?.admin.cordoned, after.pools?.[1]?.admin.cordoned], [[largeAgent], [], [largeAgent]]);
+
       // Metrics: every pool's gauges, each with its pool label, and the unservable work by label set.
       const metrics = await (await fetch(`${d.url}/metrics`)).text();
       for (const pool of ['small', 'large']) {
