@@ -129,7 +129,10 @@ function formatPools(s: StatusSnapshot): string[] {
     for (const p of s.pools) {
       const id = p.pool.poolId ?? '?';
       const lines = warmBudget(p.summary);
-      if (p.cost?.perHour !== null && p.cost?.perHour !== undefined) lines.push(`${money(p.cost.perHour, p.cost.currency)}/h per server`);
+      // Each pool's price only when they differ (the same price is on the `Cost so far` line).
+      if (s.cost.perHour === null && p.cost?.perHour !== null && p.cost?.perHour !== undefined) {
+        lines.push(`${money(p.cost.perHour, p.cost.currency)}/h per server`);
+      }
       if (p.admin.provisionFailures > 0) {
         const until = p.admin.createBlockedUntil > s.now ? `; no new server before ${fmtTime(p.admin.createBlockedUntil)}` : '';
         lines.push(`Provisioning: ${p.admin.provisionFailures} failure(s) in a row${until}`);
