@@ -73,9 +73,18 @@ describe('createObservability (daemon wiring)', () => {
       const metrics = await (await fetch(`${url}/metrics`)).text();
       assert.match(metrics, /twcloud_scaler_actions_total\{kind="create",reason="pending-work",outcome="done",pool="1"\} 2/);
       assert.match(metrics, /twcloud_scaler_api_requests_total\{api="woodpecker",endpoint="GET \/api\/agents",status="200",pool="1"\} 1/);
-      const status = (await (await fetch(`${url}/api/status`)).json()) as { decisions: Array<{ action: string }>; cost: { perHour: number } };
+      const status = (await (await fetch(`${url}/api/status`)).json()) as {
+        decisions: Array<{ action: string }>;
+        agents: object[];
+        servers: object[];
+        cost: { perHour: number };
+      };
       assert.equal(status.decisions[0]?.action, 'create');
       assert.equal(status.cost.perHour, 9);
+      // One pool: the JSON of before, no several-pools fields.
+      assert.ok(!('pools' in status) && !('unservable' in status));
+      assert.ok([...status.decisions, ...status.agents, ...status.servers].every((x) => !('pool' in x)));
+      assert.ok(status.agents.length > 0 && status.servers.length > 0);
       // Loopback without a token: local admin requests reach the reconciler.
       const paused = await fetch(`${url}/api/pause`, { method: 'POST' });
       assert.equal(paused.status, 200);
