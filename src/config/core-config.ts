@@ -407,7 +407,7 @@ export function engineConfigFrom(
   price?: { perHour: number; currency: string },
 ): EngineConfig {
   const warm =
-    core.minIdleSlots > 0 || core.schedules.length > 0 || core.forecast
+    core.policy === 'default' && (core.minIdleSlots > 0 || core.schedules.length > 0 || core.forecast)
       ? {
           minIdleSlots: core.minIdleSlots,
           schedules: core.schedules,

@@ -283,10 +283,10 @@ export const coreOptions: readonly OptionSpec[] = [
     flag: 'forecast',
     env: ['WOODPECKER_FORECAST'],
     type: 'bool',
-    default: false,
+    default: true,
     category: CoreCategory.capacity,
     description:
-      'Default policy only: keep free slots for the workflows expected to arrive within one --boot-time, from the arrivals of the last 30 minutes (rate × boot time, rounded; a quiet pool keeps none). Adds to --min-idle-slots when it asks for more.',
+      'Default policy only: keep free slots for the workflows likely to arrive within one --boot-time, from the pool\'s arrivals of the last 30 minutes: enough for 9 boot times in 10 (a Poisson quantile of rate × boot time), so a busy pool keeps a server ahead of its work and a quiet one (fewer than about 6 ÷ boot-time-in-minutes arrivals an hour: 3 with the default 2m) keeps none. Raises --min-idle-slots when it asks for more; within max-agents and the budget. Idle slots are billed: --forecast=false scales on queued work alone.',
   },
   {
     key: 'bootTime',

@@ -39,6 +39,12 @@ export function ineffectiveSettings(values: OptionValues, core: CoreConfig, bill
   if (core.policy === 'upstream' && given(values, 'queuePollInterval')) {
     out.push(`${label(values, 'queuePollInterval')} has no effect with --policy upstream (it reads the queue once per reconcile)`);
   }
+  if (core.policy === 'upstream') {
+    const warm = ['minIdleSlots', 'schedule', 'forecast', 'bootTime'].filter((k) => given(values, k)).map((k) => label(values, k));
+    if (warm.length > 0) {
+      out.push(`${warm.join(', ')} ha${warm.length > 1 ? 've' : 's'} no effect with --policy upstream: warm capacity is the default policy's`);
+    }
+  }
   if (core.httpAddr === undefined && core.httpToken !== undefined) {
     out.push(`${label(values, 'httpToken')} has no effect: the HTTP listener is off (--http-addr off)`);
   }

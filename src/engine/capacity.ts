@@ -47,7 +47,7 @@ export function warmTarget(
   if (warm.forecast) {
     const f = forecastSlots(history, now, warm.forecast.windowMs, warm.forecast.horizonMs, cfg.maxAgents * cfg.workflowsPerAgent);
     if (f > idleSlots) {
-      why.push(`forecast: ${f} arrival(s) expected within one boot time`);
+      why.push(`forecast: ${f} slot(s) cover the arrivals of one boot time 9 times in 10`);
       idleSlots = f;
     }
   }

@@ -35,13 +35,40 @@ export function observeArrivals(
   return { seen: [...new Set(ids)], arrivals, primed: true };
 }
 
+/** The smallest k with P(N ≤ k) ≥ q for N ~ Poisson(lambda): how many arrivals one boot time holds, q of the time. */
+export function poissonQuantile(lambda: number, q: number): number {
+  if (!(lambda > 0) || !(q > 0)) return 0;
+  // In log space, so a large rate (e^-lambda underflows past about 745) still sums from k = 0; terms too small
+  // to represent add nothing. The quantile lies within a few sqrt(lambda) of lambda: the bound only guards q ≥ 1.
+  const bound = Math.ceil(lambda + 40 * Math.sqrt(lambda) + 40);
+  let logP = -lambda;
+  let cdf = Math.exp(logP);
+  let k = 0;
+  while (cdf < q && k < bound) {
+    k++;
+    logP += Math.log(lambda / k);
+    cdf += Math.exp(logP);
+  }
+  return k;
+}
+
+/** The share of boot windows whose arrivals the forecast's slots cover. */
+export const FORECAST_QUANTILE = 0.9;
+
 /**
- * Free slots to keep for the arrivals expected within `horizonMs` (one boot time): the arrival rate of the last
- * `windowMs` times the horizon, rounded to the nearest whole slot (so a quiet pool keeps none), at most `cap`.
+ * Free slots to keep for the arrivals expected within `horizonMs` (one boot time): the arrivals of the last
+ * `windowMs` give a rate; the slots cover the arrivals within one horizon in `quantile` of the cases (a Poisson
+ * quantile, so a burst of bad luck is covered, not only the mean), at most `cap`. No arrivals in the window: none.
  */
-export function forecastSlots(history: ArrivalHistory, now: number, windowMs: number, horizonMs: number, cap: number): number {
+export function forecastSlots(
+  history: ArrivalHistory,
+  now: number,
+  windowMs: number,
+  horizonMs: number,
+  cap: number,
+  quantile = FORECAST_QUANTILE,
+): number {
   if (windowMs <= 0 || horizonMs <= 0 || cap <= 0) return 0;
   const recent = history.arrivals.filter((t) => now - t < windowMs).length;
-  const expected = (recent / windowMs) * horizonMs;
-  return Math.min(cap, Math.round(expected));
+  return Math.min(cap, poissonQuantile((recent / windowMs) * horizonMs, quantile));
 }

@@ -41,7 +41,7 @@ describe('toCoreConfig', () => {
       queuePollInterval: 2000,
       eventStream: true,
       minIdleSlots: 0,
-      forecast: false,
+      forecast: true,
       bootTime: 120_000,
       schedules: [],
       timeZone: 'UTC',

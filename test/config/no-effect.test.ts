@@ -35,6 +35,13 @@ describe('ineffectiveSettings: settings that change nothing are named at start-u
       want: [/^--queue-poll-interval \(WOODPECKER_QUEUE_POLL_INTERVAL\) has no effect with --policy upstream/],
     },
     {
+      name: 'warm capacity with the upstream policy',
+      env: { WOODPECKER_SCALING_POLICY: 'upstream', WOODPECKER_MIN_IDLE_SLOTS: '2', WOODPECKER_FORECAST: 'true' },
+      billing: 'hourly',
+      want: [/^--min-idle-slots \(WOODPECKER_MIN_IDLE_SLOTS\), --forecast \(WOODPECKER_FORECAST\) have no effect with --policy upstream/],
+    },
+    { name: 'upstream policy, warm capacity left at its defaults: nothing', env: { WOODPECKER_SCALING_POLICY: 'upstream' }, billing: 'hourly', want: [] },
+    {
       name: 'HTTP token with the listener off',
       env: { WOODPECKER_HTTP_ADDR: 'off', WOODPECKER_HTTP_TOKEN: 'x' },
       billing: 'hourly',

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { updateLedger } from '../../src/engine/budget.js';
 import { nextCapacity, warmTarget } from '../../src/engine/capacity.js';
-import { emptyHistory, forecastSlots, observeArrivals } from '../../src/engine/forecast.js';
+import { emptyHistory, forecastSlots, observeArrivals, poissonQuantile } from '../../src/engine/forecast.js';
 import { plan } from '../../src/engine/planner.js';
 import { parseSchedule } from '../../src/engine/schedule.js';
 import type { EngineConfig, EngineMemory, Policy } from '../../src/engine/types.js';
@@ -107,12 +107,36 @@ describe('warm capacity: forecast', () => {
     assert.deepEqual(h.arrivals, []);
   });
 
-  it('slots = arrivals per window × boot time, rounded, capped', () => {
+  it('poissonQuantile: the smallest k whose cumulative probability reaches q', () => {
+    const cases: Array<[lambda: number, q: number, k: number]> = [
+      [0, 0.9, 0],
+      [-1, 0.9, 0],
+      [0.05, 0.9, 0], // P(0) = 0.951
+      [0.2, 0.8, 0], // P(0) = 0.819
+      [0.2, 0.9, 1], // P(≤1) = 0.982
+      [0.6, 0.9, 2], // P(≤1) = 0.878 falls short
+      [1, 0.9, 2], // P(≤1) = 0.736, P(≤2) = 0.920
+      [1, 0.95, 3], // P(≤2) = 0.920, P(≤3) = 0.981
+      [4, 0.9, 7], // P(≤6) = 0.889, P(≤7) = 0.949
+    ];
+    for (const [lambda, q, k] of cases) {
+      assert.equal(poissonQuantile(lambda, q), k, `lambda ${lambda}, q ${q}`);
+    }
+    const big = poissonQuantile(5000, 0.9);
+    assert.ok(big > 5000 + 1.2 * Math.sqrt(5000) && big < 5000 + 1.4 * Math.sqrt(5000), `large rates: normal-like (${big})`);
+    assert.equal(poissonQuantile(3, 1), Math.ceil(3 + 40 * Math.sqrt(3) + 40), 'q = 1 ends at the bound');
+  });
+
+  it('slots cover the arrivals of one boot time in q of the cases, capped; no arrivals, no slots', () => {
     const h = { seen: [], primed: true, arrivals: Array.from({ length: 30 }, (_, i) => NOW - i * MIN) };
-    assert.equal(forecastSlots(h, NOW, 30 * MIN, 2 * MIN, 100), 2, '1 per minute × 2 min');
-    assert.equal(forecastSlots(h, NOW, 30 * MIN, 2 * MIN, 1), 1, 'capped');
+    assert.equal(forecastSlots(h, NOW, 30 * MIN, 2 * MIN, 100, 0.9), 4, '1 per minute × 2 min = 2 expected; 4 cover 90 %');
+    assert.equal(forecastSlots(h, NOW, 30 * MIN, 2 * MIN, 1, 0.9), 1, 'capped');
     const quiet = { seen: [], primed: true, arrivals: [NOW - MIN] };
-    assert.equal(forecastSlots(quiet, NOW, 30 * MIN, 2 * MIN, 100), 0, 'a quiet pool keeps none');
+    assert.equal(forecastSlots(quiet, NOW, 30 * MIN, 2 * MIN, 100, 0.9), 0, 'one arrival in 30 min: 0.07 expected, none kept');
+    const steady = { seen: [], primed: true, arrivals: [NOW - MIN, NOW - 11 * MIN, NOW - 21 * MIN] };
+    assert.equal(forecastSlots(steady, NOW, 30 * MIN, 2 * MIN, 100, 0.9), 1, 'six an hour: one slot');
+    const old = { seen: [], primed: true, arrivals: [NOW - 31 * MIN, NOW - 40 * MIN] };
+    assert.equal(forecastSlots(old, NOW, 30 * MIN, 2 * MIN, 100, 0.9), 0, 'outside the window');
   });
 
   it('the planner keeps the forecast slots warm and says why', () => {
@@ -120,11 +144,9 @@ describe('warm capacity: forecast', () => {
     const mem: EngineMemory = memory({ capacity: { arrivals: { seen: [], primed: true, arrivals } } });
     const cfg = config({ warm: warm({ forecast: { windowMs: 30 * MIN, horizonMs: 2 * MIN } }) });
     const p = plan(world({}), cfg, mem);
-    assert.deepEqual(rows(p.actions), [
-      ['create', '', 'warm-capacity'],
-      ['create', '', 'warm-capacity'],
-    ]);
-    assert.match(p.actions[0]?.reason.message ?? '', /forecast: 2 arrival\(s\) expected within one boot time/);
+    // 1 a minute × 2 min = 2 expected; 4 slots cover 9 boot times in 10: 4 agents of one slot each.
+    assert.deepEqual(rows(p.actions), Array.from({ length: 4 }, () => ['create', '', 'warm-capacity']));
+    assert.match(p.actions[0]?.reason.message ?? '', /forecast: 4 slot\(s\) cover the arrivals of one boot time 9 times in 10/);
   });
 });
 
