@@ -31,6 +31,8 @@ export interface AssembleOptions {
   onRequest?: ApiRequestHook;
   /** Several pools: the Woodpecker client and the lease of the first pool, shared (one rate limit, one lease). */
   shared?: Pick<Assembled, 'woodpecker' | 'lease'>;
+  /** The installation id the lease is named after; default this pool's (several pools: `poolsLeaseId`). */
+  leaseId?: string;
 }
 
 export interface Assembled {
@@ -114,7 +116,7 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     opts.shared?.lease ??
     new LeaseKeeper({
       api: woodpecker,
-      installationId: engine.installationId,
+      installationId: opts.leaseId ?? engine.installationId,
       clock,
       random,
       logger,

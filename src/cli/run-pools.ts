@@ -70,7 +70,7 @@ export async function runPoolsDaemon(pools: readonly PoolConfig[], hooks: Daemon
       {
         policy: head.engine.policy,
         pools: pools.map((p) => p.id),
-        lease: head.engine.installationId,
+        lease: a.leaseId,
         interval: formatDuration(head.engine.reconciliationInterval),
         queuePoll: head.queuePollInterval > 0 ? formatDuration(head.queuePollInterval) : 'off',
         dryRun: first.core.dryRun,
