@@ -89,6 +89,12 @@ export interface OtherPoolsSpend {
   reserved: number;
   /** Their servers (for the reason text). */
   servers: number;
+  /**
+   * Other pools with pending work that plan after this one in the same tick: the room the daemon-wide caps leave
+   * for new servers is shared with them (this pool takes its part, rounded up), so the first pool in the file does
+   * not take it all.
+   */
+  competing: number;
 }
 
 /** A ledger's spend in the period of `now` (0 for a day or month that has ended since it was last updated). */
@@ -127,27 +133,30 @@ export function budgetRoom(
   settings: BudgetSettings,
   others?: OtherPoolsSpend,
 ): BudgetRoom {
-  const caps: { name: string; cap: number; spent: number; reserved: number }[] = [];
+  const caps: { name: string; cap: number; spent: number; reserved: number; daemonWide: boolean }[] = [];
   const wide = others ? ' (all pools)' : '';
   const oDay = others?.spentDay ?? 0;
   const oMonth = others?.spentMonth ?? 0;
   const oReserved = others?.reserved ?? 0;
   const spentDay = ledger?.spentDay ?? 0;
   const spentMonth = ledger?.spentMonth ?? 0;
-  if (settings.daily !== undefined) caps.push({ name: `daily${wide}`, cap: settings.daily, spent: spentDay + oDay, reserved: oReserved });
+  if (settings.daily !== undefined) caps.push({ name: `daily${wide}`, cap: settings.daily, spent: spentDay + oDay, reserved: oReserved, daemonWide: true });
   if (settings.monthly !== undefined) {
-    caps.push({ name: `monthly${wide}`, cap: settings.monthly, spent: spentMonth + oMonth, reserved: oReserved });
+    caps.push({ name: `monthly${wide}`, cap: settings.monthly, spent: spentMonth + oMonth, reserved: oReserved, daemonWide: true });
   }
   const own = settings.pool;
-  if (own?.daily !== undefined) caps.push({ name: "pool's daily", cap: own.daily, spent: spentDay, reserved: 0 });
-  if (own?.monthly !== undefined) caps.push({ name: "pool's monthly", cap: own.monthly, spent: spentMonth, reserved: 0 });
+  if (own?.daily !== undefined) caps.push({ name: "pool's daily", cap: own.daily, spent: spentDay, reserved: 0, daemonWide: false });
+  if (own?.monthly !== undefined) caps.push({ name: "pool's monthly", cap: own.monthly, spent: spentMonth, reserved: 0, daemonWide: false });
   if (caps.length === 0 || settings.perHour <= 0) return { creates: Infinity, affordable: Infinity, exhausted: false };
   const left = (c: (typeof caps)[number]): number => c.cap - c.spent - c.reserved;
   let tightest = caps[0];
   for (const c of caps) if (tightest === undefined || left(c) < left(tightest)) tightest = c;
   if (tightest === undefined) return { creates: Infinity, affordable: Infinity, exhausted: false };
   const affordable = Math.max(0, Math.floor(left(tightest) / settings.perHour + 1e-9));
-  const creates = Math.max(0, Math.floor((affordable - running) / 2));
+  let creates = Math.max(0, Math.floor((affordable - running) / 2));
+  // A daemon-wide cap binds: the room is shared with the other pools that still wait for servers in this tick.
+  const sharedWith = tightest.daemonWide ? (others?.competing ?? 0) : 0;
+  if (sharedWith > 0) creates = Math.ceil(creates / (sharedWith + 1));
   const otherPools =
     tightest.reserved > 0 && others ? `, the next hour of the other pools' ${others.servers} server(s) (${fmt(tightest.reserved, settings.currency)})` : '';
   const why =

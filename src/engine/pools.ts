@@ -154,7 +154,9 @@ export class PoolSet {
     for (const [i, p] of this.deps.pools.entries()) {
       const observation = observations[i];
       if (observation && this.deps.pools.length > 1 && p.reconciler.config.budget) {
-        observation.budgetOthers = this.othersSpend(i, observation.now);
+        // Pools after this one that wait for servers share the daemon-wide room of this tick with it.
+        const competing = (demand?.pools ?? []).filter((d, j) => j > i && d.pending > 0).length;
+        observation.budgetOthers = { ...this.othersSpend(i, observation.now), competing };
       }
       const report = await p.reconciler.tick(mode, signal, { observation, lease, ...(observeError ? { observeError } : {}) });
       const after = report.state?.servers ?? report.observation?.servers;
@@ -210,8 +212,8 @@ export class PoolSet {
    * What the pools other than `i` have spent in the current day and month (their ledgers) and committed (the next
    * hour of each of their servers, at their own price): it counts against the daemon-wide budget caps of pool `i`.
    */
-  private othersSpend(i: number, now: number): OtherPoolsSpend {
-    const out: OtherPoolsSpend = { spentDay: 0, spentMonth: 0, reserved: 0, servers: 0 };
+  private othersSpend(i: number, now: number): Omit<OtherPoolsSpend, 'competing'> {
+    const out = { spentDay: 0, spentMonth: 0, reserved: 0, servers: 0 };
     this.deps.pools.forEach((p, j) => {
       const b = p.reconciler.config.budget;
       if (j === i || !b) return;
