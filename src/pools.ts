@@ -11,11 +11,12 @@ import type { EventStreamState } from './woodpecker/events.js';
 /**
  * Several pools in one daemon (`--pools-file`): one provider and one Reconciler per pool (its own settings, its
  * agent-labels in its agents' WOODPECKER_AGENT_LABELS, its own installation id and so its own ownership markers),
- * ONE Woodpecker client (its rate limits are shared) and ONE lease, named by `poolsLeaseId` whatever the pools'
- * order, so one instance acts for all pools. The first pool's event stream and wake serve all.
+ * ONE Woodpecker client and ONE cloud API client (their rate limits are shared) and ONE lease, named by
+ * `poolsLeaseId` whatever the pools' order, so one instance acts for all pools. The first pool's event stream and
+ * wake serve all.
  */
 export interface AssembledPools {
-  /** One per pool, in file order; each shares the first one's `woodpecker` and `lease`. */
+  /** One per pool, in file order; each shares the first one's `woodpecker`, `lease` and cloud API client. */
   pools: Assembled[];
   /** The installation id the one lease is named after (`poolsLeaseId`). */
   leaseId: string;
@@ -42,7 +43,7 @@ export async function assemblePools(
         core: p.core,
         values: p.values,
         logger: opts.logger.child({ pool: p.id }),
-        ...(first ? { shared: { woodpecker: first.woodpecker, lease: first.lease } } : { leaseId }),
+        ...(first ? { shared: { woodpecker: first.woodpecker, lease: first.lease, provider: first.provider } } : { leaseId }),
       }),
     );
   }

@@ -5,6 +5,7 @@ import type { OptionValues } from '../../src/config/types.js';
 import { budgetRoom, currentSpend, type BudgetSettings, type Ledger, type OtherPoolsSpend } from '../../src/engine/budget.js';
 import { deriveInstallationId } from '../../src/engine/identity.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { TimewebProvider } from '../../src/providers/timeweb/provider.js';
 import { assemblePools, type AssembledPools } from '../../src/pools.js';
 import { sandboxValues } from '../../src/sandbox/engine.js';
 import { drive } from '../../src/sandbox/simulate.js';
@@ -295,6 +296,16 @@ pools:
       assert.deepEqual(rep.results, [], 'no server created again, none removed');
     }
     assert.deepEqual([created(world, 'small'), created(world, 'large')], [1, 1]);
+  });
+
+  it('the pools share one Woodpecker client and one cloud API client (one rate limit each)', async () => {
+    const { clock, world } = newWorld();
+    const a = await assemble(clock, world, AB);
+    const [x, y] = a.pools;
+    assert.ok(x && y && x.provider instanceof TimewebProvider && y.provider instanceof TimewebProvider);
+    assert.equal(y.woodpecker, x.woodpecker);
+    assert.equal(y.provider.client, x.provider.client);
+    assert.notEqual(y.provider, x.provider, 'each pool keeps its own provider (settings, markers)');
   });
 
   it('--installation-id names the lease (and every pool’s identity) when it is given', async () => {
