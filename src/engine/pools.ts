@@ -16,8 +16,10 @@ import type { QueueInfo } from '../woodpecker/types.js';
 /**
  * Several pools in one daemon (`--pools-file`): one Woodpecker snapshot (agents, queue) and one lease check per
  * tick for all pools, each pool's provider lists its own servers, `assignDemand` gives each pool its share of the
- * queue, then each pool's reconciler plans and acts on its share only. Work no pool can run is reported (one warning
- * per label set while it waits) and never scales anything.
+ * queue, then each pool's reconciler plans and acts on its share only, in pool order; before each, the pool gets
+ * its own arrivals (forecast) and the other pools' spend and next-hour reservations (the daemon-wide budget caps), so
+ * its planner stays a pure function of its observation. Work no pool can run is reported (one warning per label set
+ * while it waits) and never scales anything.
  */
 
 export interface PoolMember {
@@ -188,8 +190,8 @@ export class PoolSet {
   }
 
   /**
-   * The queue's tasks that are pool `i`'s, for its forecast: its pending share, the pending tasks its free slots
-   * take, the waiting tasks that would fall to it and the tasks its agents run. Another pool's work is not its
+   * The queue's tasks that are the pool's of `d`, for its forecast: its pending share, the pending tasks its free
+   * slots take, the waiting tasks that would fall to it and the tasks its agents run. Another pool's work is not its
    * arrivals.
    */
   private ownTasks(
