@@ -254,7 +254,7 @@ function parsePool(node: unknown, index: number, file: string, globals: OptionVa
  * variable that set them (an empty value is no setting).
  * @throws ConfigError
  */
-export function rejectBesidePoolsFile(globals: OptionValues, specs: readonly OptionSpec[] = allOptionSpecs()): void {
+function rejectBesidePoolsFile(globals: OptionValues, specs: readonly OptionSpec[] = allOptionSpecs()): void {
   const poolsFile = specs.find((s) => s.key === 'poolsFile');
   const poolsFileName = valueSource(globals, 'poolsFile') ?? (poolsFile ? `--${poolsFile.flag}` : '--pools-file');
   for (const [key, instead] of Object.entries(NOT_WITH_POOLS_FILE)) {
