@@ -29,8 +29,13 @@ export interface AssembleOptions {
   random: RandomFn;
   logger: Logger;
   onRequest?: ApiRequestHook;
-  /** Several pools: the Woodpecker client and the lease of the first pool, shared (one rate limit, one lease). */
-  shared?: Pick<Assembled, 'woodpecker' | 'lease'>;
+  /**
+   * Several pools: the Woodpecker client and the lease of the first pool, shared (one rate limit, one lease), and its
+   * provider, whose API client a provider of the same kind shares.
+   */
+  shared?: Pick<Assembled, 'woodpecker' | 'lease' | 'provider'>;
+  /** The installation id the lease is named after; default this pool's (several pools: `poolsLeaseId`). */
+  leaseId?: string;
 }
 
 export interface Assembled {
@@ -108,13 +113,14 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     logger: logger.child({ provider: def.name }),
     requestTimeout: core.requestTimeout,
     onRequest: (e) => opts.onRequest?.('timeweb', e),
+    ...(opts.shared ? { sibling: opts.shared.provider } : {}),
   });
   const engine = engineConfigFrom(core, provider.billingModel, provider.price?.());
   const lease =
     opts.shared?.lease ??
     new LeaseKeeper({
       api: woodpecker,
-      installationId: engine.installationId,
+      installationId: opts.leaseId ?? engine.installationId,
       clock,
       random,
       logger,

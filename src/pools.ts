@@ -1,5 +1,6 @@
 import { assembleEngine, type Assembled, type AssembleOptions } from './assemble.js';
 import type { PoolConfig } from './config/pools-file.js';
+import { poolsLeaseId } from './engine/identity.js';
 import { poolAgentLabels } from './engine/labels.js';
 import { runLoop } from './engine/loop.js';
 import { PoolSet, type PoolSetReport } from './engine/pools.js';
@@ -9,12 +10,16 @@ import type { EventStreamState } from './woodpecker/events.js';
 
 /**
  * Several pools in one daemon (`--pools-file`): one provider and one Reconciler per pool (its own settings, its
- * agent-labels in its agents' WOODPECKER_AGENT_LABELS), ONE Woodpecker client (its rate limits are shared) and ONE
- * lease: the first pool's, so one instance acts for all pools. The first pool's event stream and wake serve all.
+ * agent-labels in its agents' WOODPECKER_AGENT_LABELS, its own installation id and so its own ownership markers),
+ * ONE Woodpecker client and ONE cloud API client (their rate limits are shared) and ONE lease, named by
+ * `poolsLeaseId` whatever the pools' order, so one instance acts for all pools. The first pool's event stream and
+ * wake serve all.
  */
 export interface AssembledPools {
-  /** One per pool, in file order; each shares the first one's `woodpecker` and `lease`. */
+  /** One per pool, in file order; each shares the first one's `woodpecker`, `lease` and cloud API client. */
   pools: Assembled[];
+  /** The installation id the one lease is named after (`poolsLeaseId`). */
+  leaseId: string;
   set: PoolSet;
   /** The first pool's: the shared client, lease, queue poll, event stream and wake. */
   first: Assembled;
@@ -25,6 +30,10 @@ export interface AssembledPools {
 export async function assemblePools(
   opts: Omit<AssembleOptions, 'core' | 'values' | 'shared'> & { pools: readonly PoolConfig[] },
 ): Promise<AssembledPools> {
+  const head = opts.pools[0];
+  if (!head) throw new Error('no pool to assemble');
+  const explicit = head.values.installationId;
+  const leaseId = poolsLeaseId(typeof explicit === 'string' ? explicit.trim() : '', head.core.serverUrl);
   const pools: Assembled[] = [];
   for (const p of opts.pools) {
     const first = pools[0];
@@ -34,7 +43,7 @@ export async function assemblePools(
         core: p.core,
         values: p.values,
         logger: opts.logger.child({ pool: p.id }),
-        ...(first ? { shared: { woodpecker: first.woodpecker, lease: first.lease } } : {}),
+        ...(first ? { shared: { woodpecker: first.woodpecker, lease: first.lease, provider: first.provider } } : { leaseId }),
       }),
     );
   }
@@ -51,7 +60,7 @@ export async function assemblePools(
     clock: opts.clock,
     logger: opts.logger,
   });
-  return { pools, set, first, configs: opts.pools };
+  return { pools, leaseId, set, first, configs: opts.pools };
 }
 
 /** The daemon loop over every pool until `signal` aborts; then the one lease is released. */

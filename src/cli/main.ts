@@ -139,7 +139,7 @@ export async function buildProgram(io: CliIo, exit: (code: number) => void): Pro
     const pools = (values.poolsFile ?? '') === '' ? undefined : resolvePools(values, { core: {}, readFile: readFileUtf8 });
     if (pools) {
       const first = pools[0]?.core ?? core;
-      exit(await runPoolsDaemon(pools, { ...daemonHooks(first), warnings }, globalThis.fetch));
+      exit(await runPoolsDaemon(pools, { ...daemonHooks(first, { sharedClients: true }), warnings }, globalThis.fetch));
       return;
     }
     exit(await runDaemon(core, values, specs, { ...daemonHooks(core), warnings }));
@@ -157,12 +157,13 @@ function setExitOverride(cmd: Command): void {
 }
 
 /** Metrics, the status model and the HTTP listener (status page, /metrics, admin API) for the daemon. */
-function daemonHooks(core: CoreConfig): DaemonHooks {
+function daemonHooks(core: CoreConfig, opts: { sharedClients?: boolean } = {}): DaemonHooks {
   const obs = createObservability({
     httpAddr: core.httpAddr,
     httpToken: core.httpToken,
     poolId: core.poolId,
     installationId: core.installationId,
+    ...(opts.sharedClients === true ? { sharedClients: true } : {}),
   });
   return { onRequest: (api, e) => obs.onRequest(api, e), start: (ctx) => obs.start(ctx) };
 }

@@ -70,7 +70,11 @@ export async function runPoolsDaemon(pools: readonly PoolConfig[], hooks: Daemon
       {
         policy: head.engine.policy,
         pools: pools.map((p) => p.id),
-        lease: head.engine.installationId,
+        lease: a.leaseId,
+        leaseFrom:
+          String(first.values.installationId ?? '').trim() !== ''
+            ? 'set with --installation-id'
+            : 'derived from --server-url (whatever the pools; a second daemon with a pools file on this server needs its own --installation-id)',
         interval: formatDuration(head.engine.reconciliationInterval),
         queuePoll: head.queuePollInterval > 0 ? formatDuration(head.queuePollInterval) : 'off',
         dryRun: first.core.dryRun,

@@ -54,8 +54,11 @@ export interface CoreConfig {
   bootTime: number;
   schedules: Schedule[];
   timeZone: string;
+  /** The daemon's caps: with several pools, of all pools together. */
   budgetDaily: number | undefined;
   budgetMonthly: number | undefined;
+  /** Several pools: this pool's own caps from the pools file (in addition to the daemon's). */
+  poolBudget?: { daily?: number; monthly?: number };
   /** Resolved: a configured 0 becomes 2 × reconciliationInterval. */
   danglingGrace: number;
   requestTimeout: number;
@@ -415,10 +418,12 @@ export function engineConfigFrom(
           ...(core.forecast ? { forecast: { windowMs: FORECAST_WINDOW_MS, horizonMs: core.bootTime } } : {}),
         }
       : undefined;
-  const capped = core.budgetDaily !== undefined || core.budgetMonthly !== undefined;
+  const own = core.poolBudget;
+  const ownCapped = own !== undefined && (own.daily !== undefined || own.monthly !== undefined);
+  const capped = core.budgetDaily !== undefined || core.budgetMonthly !== undefined || ownCapped;
   if (capped && !(price && price.perHour > 0)) {
     throw optionError(
-      spec(core.budgetDaily !== undefined ? 'budgetDaily' : 'budgetMonthly'),
+      spec(core.budgetDaily !== undefined || own?.daily !== undefined ? 'budgetDaily' : 'budgetMonthly'),
       'a budget needs the price of a server, and the provider gave none',
     );
   }
@@ -427,6 +432,7 @@ export function engineConfigFrom(
       ? {
           ...(core.budgetDaily !== undefined ? { daily: core.budgetDaily } : {}),
           ...(core.budgetMonthly !== undefined ? { monthly: core.budgetMonthly } : {}),
+          ...(ownCapped ? { pool: { ...own } } : {}),
           timeZone: core.timeZone,
           perHour: price.perHour,
           currency: price.currency,

@@ -126,7 +126,7 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'ID',
     category: CoreCategory.scaling,
     description:
-      'Names this installation in the ownership markers of its servers and IPs and in the tag of its agent names, so that two installations sharing a cloud account (even with the same pool ID) never touch each other\'s resources. Empty = derived from --server-url and --pool-id. Set it (1–32 lowercase letters, digits and -) before changing the Woodpecker server URL, or to let two pools deliberately share one identity.',
+      'Names this installation in the ownership markers of its servers and IPs and in the tag of its agent names, so that two installations sharing a cloud account (even with the same pool ID) never touch each other\'s resources. Empty = derived from --server-url and --pool-id (with --pools-file: each pool\'s from its id, the one lease\'s from --server-url alone). Set it (1–32 lowercase letters, digits and -) before changing the Woodpecker server URL, or to let two pools deliberately share one identity.',
   },
   {
     key: 'minAgents',
@@ -308,7 +308,7 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'AMOUNT',
     category: CoreCategory.capacity,
     description:
-      'Spend cap per calendar day, in the account\'s currency, for this pool\'s servers (price list × billed time, public IPv4 included). New servers are created only while one more hour of every running server plus the new one fits under the cap; running work is never cut. Unset = no cap.',
+      'Spend cap per calendar day, in the account\'s currency, for the daemon\'s servers (price list × billed time, public IPv4 included); with --pools-file for all pools together, and a pool may set a cap of its own in the file besides. New servers are created only while one more hour of every running server plus the new one fits under the cap; running work is never cut. Unset = no cap.',
     validate: positiveMoney,
   },
   {
@@ -353,7 +353,7 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'FILE',
     category: CoreCategory.scaling,
     description:
-      'YAML file listing several pools (label-aware scaling), each with an id and its own pool settings named like the flags (max-agents, agent-labels, timewebcloud-preset-id, …); see docs/pools.md. The daemon then runs one pool per entry, each scaled by the queued work its agents\' labels match (--pool-id and --filter-labels are not used); work no pool can run is reported and never scales anything.',
+      'YAML file listing several pools (label-aware scaling), each with an id and its own pool settings named like the flags (max-agents, agent-labels, timewebcloud-preset-id, …); see docs/pools.md. Warm capacity (min-idle-slots, schedule, forecast, boot-time) and a budget cap of its own may be set per pool. The daemon then runs one pool per entry, each scaled by the queued work its agents\' labels match; --pool-id and --filter-labels are refused beside it. Work no pool can run is reported and never scales anything.',
   },
 
   // Woodpecker server

@@ -4,7 +4,7 @@ import type { Node } from 'yaml';
 import { toCoreConfig } from './core-config.js';
 import type { CoreConfig, ToCoreConfigOptions } from './core-config.js';
 import { closestName, ordinal } from './suggest.js';
-import { optionLabel, parseOptionValue, splitList } from './resolve.js';
+import { optionLabel, parseOptionValue, splitList, valueSource } from './resolve.js';
 import type { ReadFileFn } from './resolve.js';
 import { allOptionSpecs } from './sections.js';
 import { errorMessage } from '../util/guards.js';
@@ -51,7 +51,32 @@ export const POOL_SCOPED_FLAGS: readonly string[] = [
   'timewebcloud-billing',
   'timewebcloud-min-cpu',
   'timewebcloud-min-ram',
+  // Warm capacity: each pool keeps its own idle slots, schedule and forecast (of its own share of the queue).
+  'min-idle-slots',
+  'schedule',
+  'forecast',
+  'boot-time',
+  // A pool's own spend cap, in addition to the daemon-wide --budget-daily / --budget-monthly (all pools together).
+  'budget-daily',
+  'budget-monthly',
 ];
+
+/** Pool settings that do not replace the global value: the global one is the cap of the whole daemon. */
+const POOL_BUDGET_FLAGS: Readonly<Record<string, 'daily' | 'monthly'>> = { 'budget-daily': 'daily', 'budget-monthly': 'monthly' };
+
+/**
+ * Global settings that make no sense beside a pools file, with what to do instead: each pool has its own `id`, and
+ * each pool counts only the work its `agent-labels` match (Woodpecker's own matching), which replaces the Go
+ * autoscaler 1.5.0's one-label queue filter.
+ */
+const NOT_WITH_POOLS_FILE: Readonly<Record<string, string>> = {
+  poolId:
+    'every pool has its own `id` in the file; unset it (to keep the servers and agents of the single pool ' +
+    'it named, give one pool that id)',
+  filterLabels:
+    'each pool is scaled only by the queued work its `agent-labels` match; give the pools `agent-labels` ' +
+    '(e.g. `agent-labels: { platform: linux/arm64 }`) and unset it',
+};
 
 /** List settings whose entries are KEY=VALUE: in the file they may also be a mapping. */
 const KEY_VALUE_FLAGS = new Set(['agent-env', 'agent-labels']);
@@ -152,6 +177,7 @@ function fail(ctx: PoolContext, key: string | undefined, reason: string): Config
 /** A setting name a pool may not use: why, with the closest pool setting when it is no flag at all. */
 function unknownKeyReason(key: string, specs: readonly OptionSpec[]): string {
   if (key === 'pool-id') return 'not a pool setting: the pool id is `id`';
+  if (key === 'filter-labels') return 'not a pool setting: a pool counts the work its `agent-labels` match';
   const global = specs.find((s) => s.flag === key);
   if (global !== undefined) {
     return `not a pool setting: it is one value for all pools, set with ${optionLabel(global)}`;
@@ -172,6 +198,7 @@ function parsePool(node: unknown, index: number, file: string, globals: OptionVa
 
   const values: Record<string, OptionValue | undefined> = { ...globals, poolId: id };
   const overrides: string[] = [];
+  const poolBudget: { daily?: number; monthly?: number } = {};
   for (const pair of node.items) {
     const key = isText(pair.key) ? pair.key.value : String(pair.key);
     if (key === 'id') continue;
@@ -185,8 +212,19 @@ function parsePool(node: unknown, index: number, file: string, globals: OptionVa
       throw err;
     }
     if (typeof raw === 'object' && !Array.isArray(raw)) throw fail(ctx, key, raw.problem);
-    values[spec.key] = raw;
     overrides.push(key);
+    const period = POOL_BUDGET_FLAGS[key];
+    if (period === undefined) {
+      // A template given in the pool replaces the global one under either of its two names.
+      if (spec.key === 'cloudinitTemplate') values.providerUserData = '';
+      values[spec.key] = raw;
+      continue;
+    }
+    // The pool's own cap; the global value stays the cap of the whole daemon.
+    const problem = spec.validate?.(raw, values);
+    if (problem !== undefined) throw fail(ctx, key, reasonOf(new ConfigError(problem), specs).reason);
+    if (typeof raw !== 'number') throw fail(ctx, key, 'expected an amount');
+    poolBudget[period] = raw;
   }
 
   // The same checks as flags/env: every pool setting's own validator (with the merged values), then the core rules.
@@ -207,7 +245,26 @@ function parsePool(node: unknown, index: number, file: string, globals: OptionVa
     if (spec !== undefined && POOL_SCOPED_FLAGS.includes(spec.flag)) throw fail(ctx, spec.flag, reason);
     throw fail(ctx, undefined, err.message);
   }
+  if (poolBudget.daily !== undefined || poolBudget.monthly !== undefined) core = { ...core, poolBudget };
   return { id, origin: `${file}: ${ctx.name}`, values, core, overrides };
+}
+
+/**
+ * Global settings that would be silently ignored beside a pools file are a configuration error naming the flag or
+ * variable that set them (an empty value is no setting).
+ * @throws ConfigError
+ */
+function rejectBesidePoolsFile(globals: OptionValues, specs: readonly OptionSpec[] = allOptionSpecs()): void {
+  const poolsFile = specs.find((s) => s.key === 'poolsFile');
+  const poolsFileName = valueSource(globals, 'poolsFile') ?? (poolsFile ? `--${poolsFile.flag}` : '--pools-file');
+  for (const [key, instead] of Object.entries(NOT_WITH_POOLS_FILE)) {
+    const spec = specs.find((s) => s.key === key);
+    const value = globals[key];
+    if (spec === undefined || value === undefined || value === '') continue;
+    const source = valueSource(globals, key);
+    if (source === undefined && value === spec.default) continue;
+    throw new ConfigError(`${source ?? optionLabel(spec)} is not used with ${poolsFileName}: ${instead}`);
+  }
 }
 
 /**
@@ -216,6 +273,7 @@ function parsePool(node: unknown, index: number, file: string, globals: OptionVa
  * @throws ConfigError
  */
 export function parsePoolsFile(text: string, file: string, globals: OptionValues, opts: LoadPoolsOptions = {}): PoolConfig[] {
+  rejectBesidePoolsFile(globals, opts.specs ?? allOptionSpecs());
   const lines = new LineCounter();
   const doc = parseDocument(text, { schema: 'failsafe', uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   const first = doc.errors[0];

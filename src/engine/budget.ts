@@ -16,10 +16,12 @@ import { localTime } from './schedule.js';
 const HOUR = 3_600_000;
 
 export interface BudgetSettings {
-  /** Cap per calendar day in the account's currency; undefined = none. */
+  /** Cap per calendar day in the account's currency, for the whole daemon (all its pools); undefined = none. */
   daily?: number;
-  /** Cap per calendar month; undefined = none. */
+  /** Cap per calendar month, for the whole daemon; undefined = none. */
   monthly?: number;
+  /** Several pools: this pool's own caps (pools file), on top of the daemon's. */
+  pool?: { daily?: number; monthly?: number };
   /** Time zone of the calendar (IANA name). */
   timeZone: string;
   /** Price of one server per hour (everything it bills: server and public IPv4). */
@@ -75,6 +77,33 @@ export function updateLedger(
   return { ...keys, spentDay, spentMonth, paidUntil: next };
 }
 
+/**
+ * Several pools: what the daemon's OTHER pools have spent in the current day and month and have committed (the next
+ * hour of each of their servers), at their own prices. It counts against the daemon-wide caps, so N pools never
+ * spend N × the cap.
+ */
+export interface OtherPoolsSpend {
+  spentDay: number;
+  spentMonth: number;
+  /** The next hour of every server of the other pools, in money. */
+  reserved: number;
+  /** Their servers (for the reason text). */
+  servers: number;
+  /**
+   * Other pools with pending work that plan after this one in the same tick: the room the daemon-wide caps leave
+   * for new servers is shared with them (this pool takes its part, rounded up), so the first pool in the file does
+   * not take it all.
+   */
+  competing: number;
+}
+
+/** A ledger's spend in the period of `now` (0 for a day or month that has ended since it was last updated). */
+export function currentSpend(ledger: Ledger | undefined, now: number, timeZone: string): { day: number; month: number } {
+  if (!ledger) return { day: 0, month: 0 };
+  const keys = periodKeys(now, timeZone);
+  return { day: ledger.day === keys.day ? ledger.spentDay : 0, month: ledger.month === keys.month ? ledger.spentMonth : 0 };
+}
+
 export interface BudgetRoom {
   /** New servers the budget allows now (Infinity without caps). */
   creates: number;
@@ -95,21 +124,44 @@ function fmt(n: number, currency: string): string {
  * hour at once (hourly billing charges it; per-second billing is charged for at most that before a later decision
  * can stop it) plus the reservation of its own next hour. So the pool never commits to more than the caps cover, and
  * a server whose next hour does not fit is let go before it renews (unless it runs a workflow: running work is never
- * cut, and only such a server's renewal can pass a cap).
+ * cut, and only such a server's renewal can pass a cap). With several pools (`others`), the daemon-wide caps count
+ * the other pools' spend and reservations too; a pool's own caps count its own spend only.
  */
-export function budgetRoom(ledger: Ledger | undefined, running: number, settings: BudgetSettings): BudgetRoom {
-  const caps: { name: string; cap: number; spent: number }[] = [];
-  if (settings.daily !== undefined) caps.push({ name: 'daily', cap: settings.daily, spent: ledger?.spentDay ?? 0 });
-  if (settings.monthly !== undefined) caps.push({ name: 'monthly', cap: settings.monthly, spent: ledger?.spentMonth ?? 0 });
+export function budgetRoom(
+  ledger: Ledger | undefined,
+  running: number,
+  settings: BudgetSettings,
+  others?: OtherPoolsSpend,
+): BudgetRoom {
+  const caps: { name: string; cap: number; spent: number; reserved: number; daemonWide: boolean }[] = [];
+  const wide = others ? ' (all pools)' : '';
+  const oDay = others?.spentDay ?? 0;
+  const oMonth = others?.spentMonth ?? 0;
+  const oReserved = others?.reserved ?? 0;
+  const spentDay = ledger?.spentDay ?? 0;
+  const spentMonth = ledger?.spentMonth ?? 0;
+  if (settings.daily !== undefined) caps.push({ name: `daily${wide}`, cap: settings.daily, spent: spentDay + oDay, reserved: oReserved, daemonWide: true });
+  if (settings.monthly !== undefined) {
+    caps.push({ name: `monthly${wide}`, cap: settings.monthly, spent: spentMonth + oMonth, reserved: oReserved, daemonWide: true });
+  }
+  const own = settings.pool;
+  if (own?.daily !== undefined) caps.push({ name: "pool's daily", cap: own.daily, spent: spentDay, reserved: 0, daemonWide: false });
+  if (own?.monthly !== undefined) caps.push({ name: "pool's monthly", cap: own.monthly, spent: spentMonth, reserved: 0, daemonWide: false });
   if (caps.length === 0 || settings.perHour <= 0) return { creates: Infinity, affordable: Infinity, exhausted: false };
+  const left = (c: (typeof caps)[number]): number => c.cap - c.spent - c.reserved;
   let tightest = caps[0];
-  for (const c of caps) if (tightest === undefined || c.cap - c.spent < tightest.cap - tightest.spent) tightest = c;
+  for (const c of caps) if (tightest === undefined || left(c) < left(tightest)) tightest = c;
   if (tightest === undefined) return { creates: Infinity, affordable: Infinity, exhausted: false };
-  const affordable = Math.max(0, Math.floor((tightest.cap - tightest.spent) / settings.perHour + 1e-9));
-  const creates = Math.max(0, Math.floor((affordable - running) / 2));
+  const affordable = Math.max(0, Math.floor(left(tightest) / settings.perHour + 1e-9));
+  let creates = Math.max(0, Math.floor((affordable - running) / 2));
+  // A daemon-wide cap binds: the room is shared with the other pools that still wait for servers in this tick.
+  const sharedWith = tightest.daemonWide ? (others?.competing ?? 0) : 0;
+  if (sharedWith > 0) creates = Math.ceil(creates / (sharedWith + 1));
+  const otherPools =
+    tightest.reserved > 0 && others ? `, the next hour of the other pools' ${others.servers} server(s) (${fmt(tightest.reserved, settings.currency)})` : '';
   const why =
     `${tightest.name} budget: ${fmt(tightest.spent, settings.currency)} of ${fmt(tightest.cap, settings.currency)} spent, ` +
-    `the next hour of ${running} running server(s) reserved, ${fmt(2 * settings.perHour, settings.currency)} ` +
+    `the next hour of ${running} running server(s)${otherPools} reserved, ${fmt(2 * settings.perHour, settings.currency)} ` +
     `(first and next hour) per new server`;
   return { creates, affordable, exhausted: affordable < running, why };
 }

@@ -69,12 +69,14 @@ export const initialCapacity: CapacityMemory = { arrivals: emptyHistory };
  */
 export function nextCapacity(
   prev: CapacityMemory,
-  observed: Pick<Observation, 'queue' | 'now'>,
+  observed: Pick<Observation, 'queue' | 'now' | 'ownTasks'>,
   after: Pick<Observation, 'servers' | 'now'>,
   cfg: { billingModel: Parameters<typeof updateLedger>[3]; warm?: WarmSettings; budget?: BudgetSettings },
 ): CapacityMemory {
   const windowMs = cfg.warm?.forecast?.windowMs;
-  const arrivals = windowMs ? observeArrivals(prev.arrivals, observed.queue, observed.now, windowMs) : prev.arrivals;
+  // Several pools: only this pool's own work counts as its arrivals.
+  const tasks = observed.ownTasks ?? observed.queue;
+  const arrivals = windowMs ? observeArrivals(prev.arrivals, tasks, observed.now, windowMs) : prev.arrivals;
   const ledger =
     cfg.budget && after.servers ? updateLedger(prev.ledger, after.servers, after.now, cfg.billingModel, cfg.budget) : prev.ledger;
   return { arrivals, ...(ledger ? { ledger } : {}) };

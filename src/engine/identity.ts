@@ -54,6 +54,17 @@ export function deriveInstallationId(serverUrl: string, poolId: string): string 
   return base32(digest).slice(0, 10);
 }
 
+/**
+ * The name of the one lease of a daemon with a pools file (`--pools-file`): the explicit installation id when given,
+ * else derived like an installation id from the server URL and `*pools` in place of a pool id (no pool id can be
+ * it). So it does not depend on the pools' order, ids or number: an old and a new instance during a rolling deploy
+ * that reorders, adds or removes pools share it, and only one of them acts. Two daemons with pools files on one
+ * Woodpecker server need different `--installation-id`s.
+ */
+export function poolsLeaseId(explicit: string, serverUrl: string): string {
+  return explicit !== '' ? explicit : deriveInstallationId(serverUrl, '*pools');
+}
+
 /** Why an explicit installation id is not valid; undefined when it is. */
 export function installationIdProblem(id: string): string | undefined {
   if (INSTALLATION_ID_PATTERN.test(id)) return undefined;

@@ -169,7 +169,8 @@ class Planner {
     const b = this.cfg.budget;
     if (!b) return undefined;
     const ledger = this.memory.capacity.ledger;
-    const room = budgetRoom(ledger, this.servers?.length ?? 0, b);
+    const others = this.obs.budgetOthers;
+    const room = budgetRoom(ledger, this.servers?.length ?? 0, b, others);
     return {
       why: room.why,
       affordable: room.affordable,
@@ -179,6 +180,8 @@ class Planner {
         spentMonth: ledger?.spentMonth ?? 0,
         ...(b.daily !== undefined ? { daily: b.daily } : {}),
         ...(b.monthly !== undefined ? { monthly: b.monthly } : {}),
+        ...(b.pool ? { pool: { ...b.pool } } : {}),
+        ...(others ? { others: { spentDay: others.spentDay, spentMonth: others.spentMonth } } : {}),
         room: room.creates === Infinity ? Number.MAX_SAFE_INTEGER : room.creates,
         exhausted: room.exhausted,
       },

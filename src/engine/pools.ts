@@ -6,7 +6,8 @@ import type { WoodpeckerApi } from './executor.js';
 import { formatLabels, type Labels } from './labels.js';
 import type { LeaseStatus } from './lease.js';
 import type { LeaseGate } from './lease-keeper.js';
-import { assignDemand, type DemandResult, type PoolDemand, type UnservableGroup } from './pool-demand.js';
+import { currentSpend, type OtherPoolsSpend } from './budget.js';
+import { assignDemand, poolFor, type DemandPool, type DemandResult, type PoolDemand, type UnservableGroup } from './pool-demand.js';
 import { poolMembership } from './pool.js';
 import type { Reconciler, SharedSnapshot, TickReport } from './reconciler.js';
 import type { EngineConfig, Observation, PlanMode } from './types.js';
@@ -15,8 +16,10 @@ import type { QueueInfo } from '../woodpecker/types.js';
 /**
  * Several pools in one daemon (`--pools-file`): one Woodpecker snapshot (agents, queue) and one lease check per
  * tick for all pools, each pool's provider lists its own servers, `assignDemand` gives each pool its share of the
- * queue, then each pool's reconciler plans and acts on its share only. Work no pool can run is reported (one warning
- * per label set while it waits) and never scales anything.
+ * queue, then each pool's reconciler plans and acts on its share only, in pool order; before each, the pool gets
+ * its own arrivals (forecast) and the other pools' spend and next-hour reservations (the daemon-wide budget caps), so
+ * its planner stays a pure function of its observation. Work no pool can run is reported (one warning per label set
+ * while it waits) and never scales anything.
  */
 
 export interface PoolMember {
@@ -65,6 +68,8 @@ export class PoolSet {
   /** Label sets already warned about as unservable (forgotten when they leave the queue). */
   private readonly warned = new Set<string>();
   private readonly listeners: PoolSetListener[] = [];
+  /** Per pool: its servers as last known (for the other pools' budget reservations). */
+  private readonly servers: (number | undefined)[] = [];
   last: PoolSetReport | undefined;
 
   constructor(private readonly deps: PoolSetDeps) {
@@ -133,19 +138,32 @@ export class PoolSet {
       : this.deps.pools.map(() => undefined);
     let demand: DemandResult | undefined;
     if (shared) {
-      demand = this.share(shared, observations);
+      const owner = this.owners(observations);
+      demand = this.share(shared, owner);
       demand.pools.forEach((d, i) => {
         const obs = observations[i];
-        if (obs) obs.demand = planDemand(d);
+        if (!obs) return;
+        obs.demand = planDemand(d);
+        obs.ownTasks = this.ownTasks(shared.queue, d, demand?.absorbed ?? [], owner);
       });
       this.warnUnservable(demand.unservable);
     }
+    // Servers of each pool as last known: this tick's observation, then what the pool's own tick left.
+    observations.forEach((o, i) => {
+      if (o?.servers) this.servers[i] = o.servers.length;
+    });
     const reports: TickReport[] = [];
     for (const [i, p] of this.deps.pools.entries()) {
       const observation = observations[i];
-      reports.push(
-        await p.reconciler.tick(mode, signal, { observation, lease, ...(observeError ? { observeError } : {}) }),
-      );
+      if (observation && this.deps.pools.length > 1 && p.reconciler.config.budget) {
+        // Pools after this one that wait for servers share the daemon-wide room of this tick with it.
+        const competing = (demand?.pools ?? []).filter((d, j) => j > i && d.pending > 0).length;
+        observation.budgetOthers = { ...this.othersSpend(i, observation.now), competing };
+      }
+      const report = await p.reconciler.tick(mode, signal, { observation, lease, ...(observeError ? { observeError } : {}) });
+      const after = report.state?.servers ?? report.observation?.servers;
+      if (after) this.servers[i] = after.length;
+      reports.push(report);
     }
     const errors = reports.flatMap((r, i) => r.errors.map((e) => `pool ${this.deps.pools[i]?.reconciler.config.poolId ?? '?'}: ${e}`));
     return {
@@ -159,8 +177,8 @@ export class PoolSet {
     };
   }
 
-  /** Who serves what: every pool's agents by proof (poolMembership), never by the name pattern alone. */
-  private share(shared: SharedSnapshot, observations: readonly (Observation | undefined)[]): DemandResult {
+  /** Every pool's agents (agent id → pool id) by proof (poolMembership), never by the name pattern alone. */
+  private owners(observations: readonly (Observation | undefined)[]): Map<number, string> {
     const owner = new Map<number, string>();
     this.deps.pools.forEach((p, i) => {
       const obs = observations[i];
@@ -168,12 +186,61 @@ export class PoolSet {
       const cfg = p.reconciler.config;
       for (const a of poolMembership(obs, cfg, p.reconciler.state.adopted).agents) owner.set(a.id, cfg.poolId);
     });
+    return owner;
+  }
+
+  /**
+   * The queue's tasks that are the pool's of `d`, for its forecast: its pending share, the pending tasks its free
+   * slots take, the waiting tasks that would fall to it and the tasks its agents run. Another pool's work is not its
+   * arrivals.
+   */
+  private ownTasks(
+    queue: QueueInfo,
+    d: PoolDemand,
+    absorbed: DemandResult['absorbed'],
+    owner: ReadonlyMap<number, string>,
+  ): NonNullable<Observation['ownTasks']> {
+    const id = d.poolId;
+    const mine = new Set([...d.pendingTaskIds, ...absorbed.filter((x) => owner.get(x.agentId) === id).map((x) => x.taskId)]);
+    const pools = this.demandPools();
+    return {
+      pending: queue.pending.filter((t) => mine.has(t.id)),
+      waiting_on_deps: queue.waiting_on_deps.filter((t) => poolFor(t, pools)?.id === id),
+      running: queue.running.filter((t) => owner.get(t.agent_id) === id),
+    };
+  }
+
+  /**
+   * What the pools other than `i` have spent in the current day and month (their ledgers) and committed (the next
+   * hour of each of their servers, at their own price): it counts against the daemon-wide budget caps of pool `i`.
+   */
+  private othersSpend(i: number, now: number): Omit<OtherPoolsSpend, 'competing'> {
+    const out = { spentDay: 0, spentMonth: 0, reserved: 0, servers: 0 };
+    this.deps.pools.forEach((p, j) => {
+      const b = p.reconciler.config.budget;
+      if (j === i || !b) return;
+      const spent = currentSpend(p.reconciler.state.capacity.ledger, now, b.timeZone);
+      const servers = this.servers[j] ?? 0;
+      out.spentDay += spent.day;
+      out.spentMonth += spent.month;
+      out.reserved += servers * b.perHour;
+      out.servers += servers;
+    });
+    return out;
+  }
+
+  private demandPools(): DemandPool[] {
+    return this.deps.pools.map((p) => ({ id: p.reconciler.config.poolId, labels: p.labels, pricePerHour: p.pricePerHour }));
+  }
+
+  /** Who serves what (see `assignDemand`). */
+  private share(shared: SharedSnapshot, owner: ReadonlyMap<number, string>): DemandResult {
     return assignDemand({
       now: shared.woodpeckerNow ?? this.deps.clock.now(),
       onlineWithin: this.deps.onlineWithin ?? 60_000,
       queue: shared.queue,
       agents: shared.agents,
-      pools: this.deps.pools.map((p) => ({ id: p.reconciler.config.poolId, labels: p.labels, pricePerHour: p.pricePerHour })),
+      pools: this.demandPools(),
       poolOf: (a) => owner.get(a.id),
     });
   }

@@ -2,7 +2,7 @@ import type { BillingModel, ProviderServer } from '../providers/types.js';
 import type { QueueInfo, WoodpeckerAgent } from '../woodpecker/types.js';
 import type { Demand } from './demand.js';
 import type { ForeignResource } from './pool.js';
-import type { BudgetSettings } from './budget.js';
+import type { BudgetSettings, OtherPoolsSpend } from './budget.js';
 import { initialCapacity, type CapacityMemory, type WarmSettings } from './capacity.js';
 
 /**
@@ -60,6 +60,16 @@ export interface Observation {
    * (`queueDemand`, with `--filter-labels`).
    */
   demand?: Demand | undefined;
+  /**
+   * Several pools: the other pools' spend and next-hour reservations, counted against the daemon-wide budget caps
+   * (`PoolSet` fills it in before each pool's tick). Undefined: one pool, the daemon's caps are this pool's.
+   */
+  budgetOthers?: OtherPoolsSpend | undefined;
+  /**
+   * Several pools: the queue's tasks that are this pool's (its share of the pending work, the tasks its free slots
+   * take and the tasks its agents run), for the forecast's arrival count. Undefined: the whole queue.
+   */
+  ownTasks?: Pick<QueueInfo, 'pending' | 'waiting_on_deps' | 'running'> | undefined;
 }
 
 /** State the engine carries between ticks (admin controls and back-off). Plain data, replaced, never mutated. */
@@ -180,6 +190,10 @@ export interface PlanSummary {
     spentMonth: number;
     daily?: number;
     monthly?: number;
+    /** Several pools: this pool's own caps (the caps above are the whole daemon's). */
+    pool?: { daily?: number; monthly?: number };
+    /** Several pools: the other pools' spend (counted against the daemon's caps above). */
+    others?: { spentDay: number; spentMonth: number };
     /** New servers the caps allow now. */
     room: number;
     exhausted: boolean;

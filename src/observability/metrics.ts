@@ -23,6 +23,11 @@ export interface MetricsOptions {
   poolId?: string;
   /** With `poolId`: only this installation's agents count in the pool capacity gauge (not look-alikes). */
   installationId?: string;
+  /**
+   * Several pools share the API clients (`--pools-file`): the API request series are the daemon's, not this pool's,
+   * and carry an empty `pool` label (which Prometheus stores as no label). Default false: they carry `poolId`.
+   */
+  sharedClients?: boolean;
   /** Also export Node.js process metrics (CPU, memory, event loop, GC). Default false. */
   processMetrics?: boolean;
 }
@@ -167,23 +172,27 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
 
   // ---- API requests ----------------------------------------------------------------------------------------------
+  // Shared clients (several pools): an explicit empty `pool` label overrides the registry's default one.
+  const shared = opts.sharedClients === true && opts.poolId !== undefined;
+  const poolLabel: string[] = shared ? ['pool'] : [];
+  const neutral: { pool?: string } = shared ? { pool: '' } : {};
   const apiRequests = new Counter({
     name: n('api_requests_total'),
     help: 'HTTP requests to the Woodpecker server and the cloud API, by endpoint and status (0 = network error or timeout).',
-    labelNames: ['api', 'endpoint', 'status'],
+    labelNames: ['api', 'endpoint', 'status', ...poolLabel],
     registers,
   });
   const apiDuration = new Histogram({
     name: n('api_request_duration_seconds'),
     help: 'Duration of HTTP requests to the Woodpecker server and the cloud API.',
-    labelNames: ['api', 'endpoint'],
+    labelNames: ['api', 'endpoint', ...poolLabel],
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   });
   const rateLimited = new Counter({
     name: n('api_rate_limited_total'),
     help: 'Requests answered with HTTP 429 (rate limited).',
-    labelNames: ['api', 'endpoint'],
+    labelNames: ['api', 'endpoint', ...poolLabel],
     registers,
   });
 
@@ -376,9 +385,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     observeRequest(api, e) {
       try {
         const endpoint = safeLabel(e.endpoint);
-        apiRequests.inc({ api, endpoint, status: String(e.status) });
-        apiDuration.observe({ api, endpoint }, Math.max(0, e.durationMs) / 1000);
-        if (e.rateLimited === true || e.status === 429) rateLimited.inc({ api, endpoint });
+        apiRequests.inc({ api, endpoint, status: String(e.status), ...neutral });
+        apiDuration.observe({ api, endpoint, ...neutral }, Math.max(0, e.durationMs) / 1000);
+        if (e.rateLimited === true || e.status === 429) rateLimited.inc({ api, endpoint, ...neutral });
       } catch {
         // metrics must never break a request
       }

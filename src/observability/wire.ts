@@ -26,6 +26,8 @@ export interface ObservabilityOptions {
   poolId: string;
   /** This installation's identity: only its agents count in the pool gauges. */
   installationId?: string;
+  /** Several pools share the API clients: their request metrics carry no pool (see `MetricsOptions`). */
+  sharedClients?: boolean;
   /** Default: the system clock. */
   clock?: Clock;
   /** Node.js process metrics on /metrics. Default true. */
@@ -64,6 +66,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     price,
     poolId: opts.poolId,
     ...(opts.installationId !== undefined ? { installationId: opts.installationId } : {}),
+    ...(opts.sharedClients === true ? { sharedClients: true } : {}),
     processMetrics: opts.processMetrics ?? true,
   });
   const obs: Observability = {

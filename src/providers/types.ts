@@ -163,6 +163,11 @@ export interface ProviderContext {
   requestTimeout?: number;
   /** Observability hook for every API request the provider makes. */
   onRequest?: (e: { endpoint: string; status: number; durationMs: number; rateLimited?: boolean }) => void;
+  /**
+   * Several pools (`--pools-file`): the first pool's provider. A provider of the same kind shares its API client, so
+   * all pools share one rate limit (the API token and URL are one value for the daemon).
+   */
+  sibling?: Provider;
 }
 
 export interface ProviderDefinition {

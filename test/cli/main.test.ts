@@ -186,7 +186,19 @@ describe('--help', () => {
 
 describe('--pools-file errors at start-up exit 2 naming the file, the pool and the setting', () => {
   const base = ['--server-token', 't', '--provider', 'timewebcloud'];
-  const cases: Array<{ name: string; yaml?: string; message: RegExp }> = [
+  const cases: Array<{ name: string; yaml?: string; args?: string[]; env?: Record<string, string>; message: RegExp }> = [
+    {
+      name: '--pool-id beside a pools file',
+      yaml: 'pools:\n  - id: cpu\n',
+      args: ['--pool-id', 'main'],
+      message: /--pool-id is not used with --pools-file: every pool has its own `id` in the file/,
+    },
+    {
+      name: 'WOODPECKER_FILTER_LABELS beside a pools file',
+      yaml: 'pools:\n  - id: cpu\n',
+      env: { WOODPECKER_FILTER_LABELS: 'platform=linux/arm64' },
+      message: /WOODPECKER_FILTER_LABELS is not used with --pools-file: each pool is scaled only by the queued work its `agent-labels` match/,
+    },
     {
       name: 'a bad value',
       yaml: 'pools:\n  - id: cpu\n  - id: gpu\n    max-agents: many\n',
@@ -205,7 +217,7 @@ describe('--pools-file errors at start-up exit 2 naming the file, the pool and t
       try {
         const path = join(dir, 'pools.yaml');
         if (c.yaml !== undefined) writeFileSync(path, c.yaml);
-        const { code, stderr } = await run([...base, '--pools-file', path], TW_TOKEN);
+        const { code, stderr } = await run([...base, ...(c.args ?? []), '--pools-file', path], { ...TW_TOKEN, ...c.env });
         assert.equal(code, 2, stderr);
         assert.match(stderr, /configuration error/);
         assert.match(stderr, c.message);

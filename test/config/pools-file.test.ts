@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { toCoreConfig } from '../../src/config/core-config.js';
+import { engineConfigFrom, toCoreConfig } from '../../src/config/core-config.js';
 import { POOL_SCOPED_FLAGS, parsePoolsFile, resolvePools, singlePool } from '../../src/config/pools-file.js';
 import { resolveOptions } from '../../src/config/resolve.js';
 import { allOptionSpecs } from '../../src/config/sections.js';
@@ -143,6 +143,11 @@ describe('pools file: errors name the file, the pool and the setting', () => {
     { what: 'an unknown setting far from any', text: pool2('    colour: blue\n'), message: 'pools.yaml: pool "gpu" (2nd): colour: unknown setting' },
     { what: 'a global setting', text: pool2('    server-url: https://x\n'), message: 'pools.yaml: pool "gpu" (2nd): server-url: not a pool setting: it is one value for all pools, set with --server-url (WOODPECKER_SERVER)' },
     { what: 'pool-id instead of id', text: pool2('    pool-id: x\n'), message: 'pools.yaml: pool "gpu" (2nd): pool-id: not a pool setting: the pool id is `id`' },
+    { what: 'filter-labels in a pool', text: pool2('    filter-labels: a=b\n'), message: 'pools.yaml: pool "gpu" (2nd): filter-labels: not a pool setting: a pool counts the work its `agent-labels` match' },
+    { what: 'a time zone in a pool', text: pool2('    timezone: Europe/Moscow\n'), message: 'pools.yaml: pool "gpu" (2nd): timezone: not a pool setting: it is one value for all pools, set with --timezone (WOODPECKER_TIMEZONE)' },
+    { what: 'a bad schedule', text: pool2('    schedule: "* 25 * * * min-idle-slots=1"\n'), message: /^pools\.yaml: pool "gpu" \(2nd\): schedule: .*25/ },
+    { what: 'negative idle slots', text: pool2('    min-idle-slots: -1\n'), message: 'pools.yaml: pool "gpu" (2nd): min-idle-slots: must be 0 or more' },
+    { what: 'a zero pool budget', text: pool2('    budget-daily: 0\n'), message: 'pools.yaml: pool "gpu" (2nd): budget-daily: must be an amount greater than 0' },
     { what: 'a missing id', text: 'pools:\n  - max-agents: 2\n', message: 'pools.yaml: 1st pool: id: missing (every pool needs an id)' },
     { what: 'an id that is a list', text: 'pools:\n  - id: [a]\n', message: 'pools.yaml: 1st pool: id: expected a single value' },
     { what: 'an invalid id', text: 'pools:\n  - id: a b\n', message: /^pools\.yaml: pool "a b" \(1st\): id: "a b" is not a valid pool ID/ },
@@ -170,6 +175,100 @@ describe('pools file: errors name the file, the pool and the setting', () => {
       );
     });
   }
+});
+
+describe('pools file: warm capacity and budget per pool', () => {
+  const text = [
+    'pools:',
+    '  - id: cpu',
+    '    min-idle-slots: 2',
+    '    schedule: "* 8-18 * * mon-fri min-idle-slots=4; * * 24-26 12 * min-idle-slots=0"',
+    '    forecast: true',
+    '    boot-time: 90s',
+    '    budget-daily: 100',
+    '  - id: gpu',
+    '    budget-monthly: 2000.5',
+  ].join('\n');
+
+  it("a pool's warm settings are its own; the rest come from the flags/env", () => {
+    const [cpu, gpu] = parse(text, { WOODPECKER_MIN_IDLE_SLOTS: '1', WOODPECKER_TIMEZONE: 'Europe/Moscow' });
+    assert.ok(cpu && gpu);
+    assert.equal(cpu.core.minIdleSlots, 2);
+    assert.equal(cpu.core.schedules.length, 2);
+    assert.equal(cpu.core.forecast, true);
+    assert.equal(cpu.core.bootTime, 90_000);
+    assert.equal(gpu.core.minIdleSlots, 1, 'the global value');
+    assert.deepEqual(gpu.core.schedules, []);
+    assert.equal(gpu.core.forecast, false);
+    assert.equal(gpu.core.bootTime, 120_000);
+    assert.deepEqual([cpu.core.timeZone, gpu.core.timeZone], ['Europe/Moscow', 'Europe/Moscow'], 'one time zone for the daemon');
+  });
+
+  it("a pool's budget is its own cap; the flag stays the cap of the whole daemon in every pool", () => {
+    const [cpu, gpu] = parse(text, { WOODPECKER_BUDGET_DAILY: '150' });
+    assert.ok(cpu && gpu);
+    assert.deepEqual([cpu.core.budgetDaily, gpu.core.budgetDaily], [150, 150], 'not replaced by the pool cap');
+    assert.deepEqual(cpu.core.poolBudget, { daily: 100 });
+    assert.deepEqual(gpu.core.poolBudget, { monthly: 2000.5 });
+    assert.deepEqual(cpu.overrides, ['min-idle-slots', 'schedule', 'forecast', 'boot-time', 'budget-daily']);
+    const [plain] = parse('pools:\n  - id: a\n', { WOODPECKER_BUDGET_DAILY: '150' });
+    assert.equal(plain?.core.poolBudget, undefined);
+  });
+
+  it('engineConfigFrom: the daemon caps and the pool caps, both in the budget settings', () => {
+    const [cpu] = parse(text, { WOODPECKER_BUDGET_MONTHLY: '3000' });
+    assert.ok(cpu);
+    const e = engineConfigFrom(cpu.core, 'hourly', { perHour: 2, currency: 'RUB' });
+    assert.deepEqual(e.budget, { monthly: 3000, pool: { daily: 100 }, timeZone: 'UTC', perHour: 2, currency: 'RUB' });
+    assert.throws(() => engineConfigFrom(cpu.core, 'hourly'), /--budget-daily .*needs the price/);
+  });
+
+  it('a template in a pool replaces a global one given under its 1.1-1.5 name', () => {
+    const [p] = parse('pools:\n  - id: a\n    cloudinit-template: "#cloud-config\\n"\n', { WOODPECKER_PROVIDER_USERDATA: '#cloud-config\nruncmd: []\n' });
+    assert.equal(p?.core.cloudinitTemplate, '#cloud-config\n');
+  });
+});
+
+describe('pools file: settings that make no sense beside it', () => {
+  const file = 'pools:\n  - id: a\n';
+  const cases: { what: string; env?: Record<string, string>; cli?: Record<string, string>; message?: string }[] = [
+    {
+      what: 'WOODPECKER_POOL_ID',
+      env: { WOODPECKER_POOL_ID: 'main' },
+      message:
+        'WOODPECKER_POOL_ID is not used with WOODPECKER_POOLS_FILE: every pool has its own `id` in the file; unset it ' +
+        '(to keep the servers and agents of the single pool it named, give one pool that id)',
+    },
+    { what: 'WOODPECKER_POOL_ID set to the default', env: { WOODPECKER_POOL_ID: '1' }, message: 'WOODPECKER_POOL_ID is not used with WOODPECKER_POOLS_FILE: every pool has its own `id` in the file; unset it (to keep the servers and agents of the single pool it named, give one pool that id)' },
+    { what: '--pool-id', cli: { 'pool-id': 'main' }, message: '--pool-id is not used with WOODPECKER_POOLS_FILE: every pool has its own `id` in the file; unset it (to keep the servers and agents of the single pool it named, give one pool that id)' },
+    {
+      what: 'WOODPECKER_FILTER_LABELS',
+      env: { WOODPECKER_FILTER_LABELS: 'platform=linux/arm64' },
+      message:
+        'WOODPECKER_FILTER_LABELS is not used with WOODPECKER_POOLS_FILE: each pool is scaled only by the queued work its ' +
+        '`agent-labels` match; give the pools `agent-labels` (e.g. `agent-labels: { platform: linux/arm64 }`) and unset it',
+    },
+    { what: 'an empty WOODPECKER_FILTER_LABELS is no setting', env: { WOODPECKER_FILTER_LABELS: '' } },
+    { what: 'neither set', env: {} },
+  ];
+  for (const c of cases) {
+    it(c.what, () => {
+      const globals = resolveOptions(allOptionSpecs(), {
+        cli: c.cli ?? {},
+        env: { WOODPECKER_TOKEN: 't', WOODPECKER_POOLS_FILE: '/etc/pools.yaml', ...c.env },
+      });
+      const load = (): unknown => resolvePools(globals, { readFile: () => file });
+      if (c.message === undefined) assert.equal(resolvePools(globals, { readFile: () => file }).length, 1);
+      else assert.throws(load, (e: unknown) => e instanceof ConfigError && e.message === c.message);
+    });
+  }
+
+  it('without a pools file they keep working as today', () => {
+    const globals = globalsFrom({ WOODPECKER_POOL_ID: 'main', WOODPECKER_FILTER_LABELS: 'a=b' });
+    const [p] = resolvePools(globals);
+    assert.equal(p?.core.poolId, 'main');
+    assert.deepEqual(p?.core.filterLabels, { key: 'a', value: 'b' });
+  });
 });
 
 describe('pools file: the pool settings table', () => {

@@ -183,6 +183,27 @@ describe('metrics', () => {
     assert.equal(value(f, 'last_successful_tick_timestamp_seconds', { mode: 'full' }), (T0 + 800) / 1000);
   });
 
+  it("API requests carry the pool's label with one pool, and none when several pools share the clients", async () => {
+    const render = async (sharedClients: boolean): Promise<string> => {
+      const m = createMetrics({ poolId: 'small', sharedClients });
+      m.observeRequest('woodpecker', { endpoint: 'GET /api/agents', status: 200, durationMs: 40 });
+      m.observeRequest('timeweb', { endpoint: 'GET /api/v1/servers', status: 429, durationMs: 15 });
+      m.observeTick(report({ now: T0, mode: 'full' }));
+      return (await m.render()).body;
+    };
+    const one = await render(false);
+    assert.match(one, /^twcloud_scaler_api_requests_total\{api="woodpecker",endpoint="GET \/api\/agents",status="200",pool="small"\} 1$/m);
+    const several = await render(true);
+    const api = several.split('\n').filter((l) => /^twcloud_scaler_api_/.test(l));
+    assert.ok(api.length > 0);
+    for (const line of api) assert.doesNotMatch(line, /pool="small"/, line);
+    assert.match(several, /^twcloud_scaler_api_rate_limited_total\{api="timeweb",endpoint="GET \/api\/v1\/servers",pool=""\} 1$/m);
+    // Prometheus stores an empty label as no label; the pool's own series keep theirs.
+    const fams = new Map(parsePrometheusTextFormat(several).map((f) => [f.name, f]));
+    assert.equal(fams.get(`${METRIC_PREFIX}api_requests_total`)?.metrics[0]?.labels?.pool, '');
+    assert.match(several, /^twcloud_scaler_ticks_total\{mode="full",result="ok",pool="small"\} 1$/m);
+  });
+
   it('keeps separate registries per instance and can add process metrics', async () => {
     const a = createMetrics();
     const b = createMetrics({ processMetrics: true });

@@ -607,6 +607,8 @@ export async function createTimewebProvider(
   const values = readTimewebOptions(ctx.values);
   const client =
     opts.client ??
+    // Several pools: one client, so one rate limiter per endpoint for all of them.
+    (ctx.sibling instanceof TimewebProvider ? ctx.sibling.client : undefined) ??
     new TimewebClient({
       // --request-timeout and the metrics hook, as for the Woodpecker client; explicit clientOptions win.
       ...(ctx.requestTimeout !== undefined ? { timeoutMs: ctx.requestTimeout } : {}),
