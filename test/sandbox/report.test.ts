@@ -69,6 +69,11 @@ function fake(label: string, cost: number, p95: number): SimulationResult {
     actions: { 'create pending-work': 2 },
     actionProblems: {},
     ticks: { full: 120, scaleUp: 3, withErrors: 0 },
+    pools: [
+      { id: '1', agentLabels: '', vmsCreated: 2, vmHours: 1.5, cost, perHour: 1.5, billing: 'hourly', priceDescription: 'preset 1', vmsForWorkItCannotRun: 0 },
+    ],
+    labelClasses: [{ labels: '', queued: 3, completed: 3, unfinished: 0, waitP95: p95, unservable: 0 }],
+    unservable: 0,
     series: {
       t: [0, 60, 120],
       pending: [0, 2, 0],
