@@ -87,16 +87,16 @@ export async function labelBench(span = 12 * H): Promise<LabelRow[]> {
         measured: `${r.cost.total.toFixed(2)} ${r.cost.currency}, ${r.leftover.servers} server(s)`,
       });
     }
-    for (const c of ['size=small', 'size=large', 'type=gpu']) {
+    for (const [name, r] of runs) {
       rows.push({
-        figure: `  ${c}: done, wait p95 — ${runs.map(([n]) => n).join(' | ')}`,
+        figure: `  ${name}: small · large · gpu workflows done, wait p95`,
         target: '(info)',
-        measured: runs
-          .map(([, r]) => {
+        measured: ['size=small', 'size=large', 'type=gpu']
+          .map((c) => {
             const k = r.labelClasses.find((x) => x.labels === c);
-            return `${k?.completed ?? 0} done, ${s1(k?.waitP95)}`;
+            return `${k?.completed ?? 0} of ${k?.queued ?? 0}, ${s1(k?.waitP95)}`;
           })
-          .join(' | '),
+          .join(' · '),
       });
     }
     return rows;
