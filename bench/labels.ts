@@ -1,17 +1,17 @@
 /**
  * `npm run bench:labels`: a labelled workload (small, large and GPU workflows) against two label-aware pools from a
- * pools file, next to one label-blind pool that sees the whole queue (what every Woodpecker autoscaler does today).
- * Virtual time, the unmodified engine, seed 1. Prints a table; `--json` prints the rows.
+ * pools file (small and large machines), next to one label-blind pool that counts the whole queue — what every
+ * Woodpecker autoscaler does today — with the upstream policy and with ours. The label-blind runs are exactly
+ * `twcloud-scaler simulate --pools-file F --compare upstream|default` (src/sandbox/label-blind.ts). Virtual time, the
+ * unmodified engine, seed 1. Prints a table; `--json` prints the rows.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OptionValues } from '../src/config/types.js';
-import { percentile } from '../src/sandbox/metrics.js';
+import type { SimulationResult } from '../src/sandbox/result.js';
 import { simulate } from '../src/sandbox/simulate.js';
 import { builtinWorkload } from '../src/sandbox/workloads.js';
 import type { Workload } from '../src/sandbox/workloads.js';
-import type { World } from '../src/sandbox/world.js';
 import { seededRandom } from '../src/util/clock.js';
 
 const M = 60_000;
@@ -39,106 +39,66 @@ export function labelledWorkload(span: number): Workload {
   };
 }
 
-interface PerClass {
-  n: number;
-  waitP95: number;
-  unfinished: number;
-}
+/** Small machines (2 CPU / 2 GB, preset 2451) for size=small, large ones (4 CPU / 8 GB, preset 2455) for size=large. */
+export const LABEL_BENCH_POOLS =
+  'pools:\n' +
+  '  - id: small\n    max-agents: 6\n    agent-labels: size=small\n    timewebcloud-preset-id: 2451\n' +
+  '  - id: large\n    max-agents: 4\n    workflows-per-agent: 1\n    agent-labels: size=large\n    timewebcloud-preset-id: 2455\n';
 
-function classOf(labels: Readonly<Record<string, string>>): string {
-  return labels.type === 'gpu' ? 'gpu' : (labels.size ?? '?');
-}
-
-async function run(workload: Workload, values: OptionValues): Promise<{ world: World; byClass: Map<string, PerClass>; vms: Map<string, { n: number; hours: number }> }> {
-  let world: World | undefined;
-  let end = 0;
-  await simulate({
-    workload,
-    values,
-    seed: 1,
-    tail: 30 * M,
-    maxOvertime: 2 * H,
-    setup: (w, clock) => {
-      world = w;
-      w.onEvent((e) => {
-        if (e.kind === 'server-deleted') end = Math.max(end, clock.now());
-      });
-    },
-  });
-  if (!world) throw new Error('no world');
-  const st = world.woodpecker.state();
-  const byClass = new Map<string, PerClass>();
-  const waits = new Map<string, number[]>();
-  const unfinished = (labels: Readonly<Record<string, string>>): void => {
-    const c = classOf(labels);
-    const e = byClass.get(c) ?? { n: 0, waitP95: 0, unfinished: 0 };
-    e.unfinished++;
-    byClass.set(c, e);
-  };
-  for (const w of st.completed) {
-    if (w.status === 'cancelled' || w.startedAt === undefined) {
-      unfinished(w.labels);
-      continue;
-    }
-    const c = classOf(w.labels);
-    waits.set(c, [...(waits.get(c) ?? []), w.startedAt - w.queuedAt]);
-  }
-  for (const w of [...st.pending, ...st.waitingOnDeps, ...st.running]) unfinished(w.labels);
-  for (const [c, list] of waits) {
-    const e = byClass.get(c) ?? { n: 0, waitP95: 0, unfinished: 0 };
-    e.n = list.length;
-    e.waitP95 = percentile(list, 95);
-    byClass.set(c, e);
-  }
-  const vms = new Map<string, { n: number; hours: number }>();
-  for (const v of world.vms()) {
-    const pool = /^pool-([^-]+)-agent-/.exec(v.name)?.[1] ?? '?';
-    const e = vms.get(pool) ?? { n: 0, hours: 0 };
-    e.n++;
-    e.hours += ((v.deletedAt ?? end) - v.createdAt) / H;
-    vms.set(pool, e);
-  }
-  return { world, byClass, vms };
-}
+const s1 = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 export async function labelBench(span = 12 * H): Promise<LabelRow[]> {
   const workload = labelledWorkload(span);
   const dir = mkdtempSync(join(tmpdir(), 'bench-labels-'));
   try {
     const file = join(dir, 'pools.yaml');
-    writeFileSync(
-      file,
-      'pools:\n  - id: small\n    max-agents: 6\n    agent-labels: size=small\n' +
-        '  - id: large\n    max-agents: 4\n    workflows-per-agent: 1\n    agent-labels: size=large\n',
-    );
-    const pools = await run(workload, { poolsFile: file });
-    // One pool that cannot tell the labels apart: agents labelled size=small, the whole queue counted.
-    const blind = await run(workload, { poolId: 'blind', agentLabels: ['size=small'], maxAgents: 10 });
+    writeFileSync(file, LABEL_BENCH_POOLS);
+    const common = { workload, values: { poolsFile: file }, seed: 1, tail: 30 * M, maxOvertime: 2 * H };
+    const runs: [string, SimulationResult][] = [
+      ['two pools', await simulate({ ...common, label: 'two pools' })],
+      ['label-blind upstream', await simulate({ ...common, label: 'label-blind upstream', labelBlind: 'upstream' })],
+      ['label-blind default', await simulate({ ...common, label: 'label-blind default', labelBlind: 'default' })],
+    ];
     const rows: LabelRow[] = [];
-    const count = (c: string): number => workload.items.filter((i) => classOf(i.labels ?? {}) === c).length;
+    const count = (c: string): number => runs[0]?.[1].labelClasses.find((k) => k.labels === c)?.queued ?? 0;
     rows.push({
-      figure: `labelled office-day (${workload.items.length} workflows: ${count('small')} small, ${count('large')} large, ${count('gpu')} gpu)`,
+      figure: `labelled office-day (${workload.items.length} workflows: ${count('size=small')} small, ${count('size=large')} large, ${count('type=gpu')} gpu)`,
       target: '',
       measured: '',
     });
-    for (const [pool, v] of [...pools.vms.entries()].sort()) {
-      rows.push({ figure: `  two pools: pool ${pool} — VMs created / VM-hours`, target: '(info)', measured: `${v.n} / ${v.hours.toFixed(1)} h` });
-    }
-    const gpuVms = [...pools.vms.keys()].filter((p) => p !== 'small' && p !== 'large').length;
-    rows.push({ figure: '  two pools: VMs created for work no pool can run (gpu)', target: '= 0', measured: String(gpuVms), met: gpuVms === 0 });
-    for (const c of ['small', 'large', 'gpu']) {
-      const p = pools.byClass.get(c);
-      const b = blind.byClass.get(c);
+    for (const [name, r] of runs) {
+      for (const p of r.pools) {
+        rows.push({
+          figure: `  ${name}: pool ${p.id} — VMs created / VM-hours / cost`,
+          target: '(info)',
+          measured: `${p.vmsCreated} / ${p.vmHours.toFixed(1)} h / ${p.cost.toFixed(2)} ${r.cost.currency} (${p.perHour.toFixed(2)}/h)`,
+        });
+      }
+      const cannot = r.pools.reduce((n, p) => n + p.vmsForWorkItCannotRun, 0);
       rows.push({
-        figure: `  ${c} workflows: done, wait p95 — two pools | one label-blind pool`,
+        figure: `  ${name}: VMs created for work their pool cannot run`,
+        target: name === 'two pools' ? '= 0' : '(info)',
+        measured: String(cannot),
+        ...(name === 'two pools' ? { met: cannot === 0 } : {}),
+      });
+      rows.push({
+        figure: `  ${name}: cost, left over at the end`,
         target: '(info)',
-        measured:
-          `${p?.n ?? 0} done, ${((p?.waitP95 ?? 0) / 1000).toFixed(1)} s` +
-          ` | ${b?.n ?? 0} done (${b?.unfinished ?? 0} never ran), ${((b?.waitP95 ?? 0) / 1000).toFixed(1)} s`,
+        measured: `${r.cost.total.toFixed(2)} ${r.cost.currency}, ${r.leftover.servers} server(s)`,
       });
     }
-    const bv = blind.vms.get('blind') ?? { n: 0, hours: 0 };
-    rows.push({ figure: '  one label-blind pool: VMs created / VM-hours', target: '(info)', measured: `${bv.n} / ${bv.hours.toFixed(1)} h` });
+    for (const [name, r] of runs) {
+      rows.push({
+        figure: `  ${name}: small · large · gpu workflows done, wait p95`,
+        target: '(info)',
+        measured: ['size=small', 'size=large', 'type=gpu']
+          .map((c) => {
+            const k = r.labelClasses.find((x) => x.labels === c);
+            return `${k?.completed ?? 0} of ${k?.queued ?? 0}, ${s1(k?.waitP95)}`;
+          })
+          .join(' · '),
+      });
+    }
     return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });

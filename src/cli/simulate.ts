@@ -1,7 +1,9 @@
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseGoDuration } from '../config/duration.js';
-import type { OptionValues } from '../config/types.js';
+import { resolvePools } from '../config/pools-file.js';
+import type { PoolConfig } from '../config/pools-file.js';
+import type { OptionSpec, OptionValues } from '../config/types.js';
 import { ConfigError } from '../config/types.js';
 import { formatJson, formatTable, renderHtml } from '../sandbox/report.js';
 import type { SimulationResult } from '../sandbox/result.js';
@@ -60,6 +62,22 @@ function rate(flag: string, text: string): number {
 
 const POLICIES: readonly Policy[] = ['default', 'upstream'];
 
+/**
+ * `--compare FILE` beside a pools file: a setting of FILE that every pool sets itself would change nothing (a pool's
+ * own setting wins over the global one), so the comparison would silently compare a run with itself. Refused.
+ */
+function rejectShadowedSettings(file: string, over: OptionValues, poolsFile: string, pools: readonly PoolConfig[], specs: readonly OptionSpec[]): void {
+  for (const key of Object.keys(over)) {
+    const flag = specs.find((s) => s.key === key)?.flag;
+    if (flag === undefined || !pools.every((p) => p.overrides.includes(flag))) continue;
+    throw new ConfigError(
+      `--compare ${file}: ${flag} has no effect beside --pools-file ${poolsFile}: every pool sets it ` +
+        'itself; change it in a copy of the pools file (WOODPECKER_POOLS_FILE in the compared file), or use ' +
+        '--compare default|upstream for one label-blind pool',
+    );
+  }
+}
+
 /** Adds `simulate` to the program. */
 export function registerSimulateCommand(program: Command, io: SandboxCliIo = {}): Command {
   const specs = sandboxSpecs(['httpAddr', 'httpToken', 'logFormat']);
@@ -77,7 +95,8 @@ export function registerSimulateCommand(program: Command, io: SandboxCliIo = {})
     .addOption(
       new Option(
         '--compare <POLICY|FILE>',
-        'also run with the other policy (default|upstream), or with the WOODPECKER_* settings of an env file, and show both',
+        'also run with the other policy (default|upstream), or with the WOODPECKER_* settings of an env file, and ' +
+          'show both; with --pools-file, default|upstream is one label-blind pool in place of the pools',
       ).helpGroup('Simulation:'),
     )
     .addOption(new Option('--json', 'print the result as JSON').helpGroup('Simulation:'))
@@ -144,14 +163,20 @@ export function registerSimulateCommand(program: Command, io: SandboxCliIo = {})
       ...(pricePerHour !== undefined ? { pricePerHour } : {}),
     };
 
-    const runs: { label: string; values: OptionValues }[] = [{ label: String(values.policy ?? 'default'), values }];
+    // With a pools file the first run is every pool of it; `--compare POLICY` is then one label-blind pool.
+    const pools = typeof values.poolsFile === 'string' && values.poolsFile.trim() !== '' ? resolvePools(values, { readFile: r.readFile }) : undefined;
+    const policy0 = String(values.policy ?? 'default');
+    const runs: { label: string; values: OptionValues; labelBlind?: Policy }[] = [{ label: pools ? `pools (${policy0})` : policy0, values }];
     if (flags.compare !== undefined) {
       const c = flags.compare.trim();
       const policy = POLICIES.find((p) => p === c);
-      if (policy) {
+      if (policy && pools) {
+        runs.push({ label: `label-blind (${policy})`, values, labelBlind: policy });
+      } else if (policy) {
         runs.push({ label: policy, values: { ...values, policy } });
       } else {
         const over = valuesFromEnvFile(c, specs, r);
+        if (pools) rejectShadowedSettings(c, over, String(values.poolsFile), pools, specs);
         runs.push({ label: basename(c), values: { ...values, ...over } });
       }
       if (runs[0]?.label === runs[1]?.label) {
@@ -163,7 +188,9 @@ export function registerSimulateCommand(program: Command, io: SandboxCliIo = {})
     const results: SimulationResult[] = [];
     for (const run of runs) {
       r.stderr.write(`simulating ${workload.name} (${workload.items.length} workflows) with ${run.label}…\n`);
-      results.push(await simulate({ ...common, label: run.label, values: run.values }));
+      results.push(
+        await simulate({ ...common, label: run.label, values: run.values, ...(run.labelBlind ? { labelBlind: run.labelBlind } : {}) }),
+      );
     }
     if (flags.json) r.stdout.write(`${formatJson(results)}\n`);
     else r.stdout.write(`${formatTable(results)}\n`);

@@ -48,7 +48,9 @@ function rows(results: readonly SimulationResult[]): Row[] {
     r('boot → agent p50/p95', (x) => `${dur(x.vms.bootP50)} / ${dur(x.vms.bootP95)}`),
     r('cost', (x) => money(x.cost.total, x.cost.currency), (x) => x.cost.total),
     r('cost per workflow', (x) => money(x.cost.perWorkflow, x.cost.currency), (x) => x.cost.perWorkflow),
-    r('billing', (x) => `${x.cost.billing}, ${num(x.cost.perHour, 2)} ${x.cost.currency}/h`),
+    r('billing', (x) =>
+      x.pools.length > 1 ? 'every pool at its own price' : `${x.cost.billing}, ${num(x.cost.perHour, 2)} ${x.cost.currency}/h`,
+    ),
     r('left over', (x) =>
       [
         `${x.leftover.servers} server(s)`,
@@ -66,6 +68,50 @@ function rows(results: readonly SimulationResult[]): Row[] {
     ),
     r('simulated / wall time', (x) => `${dur(x.simulatedMs)} / ${x.wallMs === undefined ? '—' : `${(x.wallMs / 1000).toFixed(1)}s`}`),
   ];
+  if (showsPools(results)) out.splice(out.findIndex((x) => x.label === 'billing') + 1, 0, ...poolRows(results));
+  return out;
+}
+
+/** Whether the report has per-pool and per-label rows: several pools, or labelled work, in some run. */
+export function showsPools(results: readonly SimulationResult[]): boolean {
+  return results.some((x) => x.pools.length > 1 || x.unservable > 0 || x.labelClasses.some((c) => c.labels !== ''));
+}
+
+/** Per pool (VMs, VM-hours, cost at its own price), per label class (done, wait p95) and the label figures. */
+function poolRows(results: readonly SimulationResult[]): Row[] {
+  const out: Row[] = [];
+  const ids = [...new Set(results.flatMap((x) => x.pools.map((p) => p.id)))];
+  for (const id of ids) {
+    const labels = results.flatMap((x) => x.pools.filter((p) => p.id === id).map((p) => p.agentLabels))[0] ?? '';
+    out.push({
+      label: `pool ${id} (${labels || 'no labels'}): VMs, VM-hours, cost`,
+      values: results.map((x) => {
+        const p = x.pools.find((q) => q.id === id);
+        return p ? `${p.vmsCreated}, ${num(p.vmHours, 1)} h, ${money(p.cost, x.cost.currency)} (${p.billing}, ${num(p.perHour, 2)}/h)` : '—';
+      }),
+    });
+  }
+  const cannot = (x: SimulationResult): number => x.pools.reduce((n, p) => n + p.vmsForWorkItCannotRun, 0);
+  out.push({
+    label: 'VMs created for work the pool cannot run',
+    values: results.map((x) => {
+      const by = x.pools.filter((p) => p.vmsForWorkItCannotRun > 0).map((p) => `${p.id} ${p.vmsForWorkItCannotRun}`);
+      return by.length > 0 && x.pools.length > 1 ? `${cannot(x)} (${by.join(', ')})` : String(cannot(x));
+    }),
+    raw: results.map(cannot),
+  });
+  out.push({ label: 'workflows no pool can run', values: results.map((x) => String(x.unservable)), raw: results.map((x) => x.unservable) });
+  const classes = [...new Set(results.flatMap((x) => x.labelClasses.map((c) => c.labels)))].sort();
+  for (const key of classes) {
+    out.push({
+      label: `${key || 'no labels'}: done, wait p95`,
+      values: results.map((x) => {
+        const c = x.labelClasses.find((k) => k.labels === key);
+        if (!c) return '—';
+        return `${c.completed} / ${c.queued}, ${c.waitP95 === null ? 'never started' : dur(c.waitP95)}`;
+      }),
+    });
+  }
   return out;
 }
 
@@ -126,6 +172,8 @@ const SIMULATOR_SETTING_LABELS: Readonly<Record<string, string>> = {
   agentStartDelay: '--agent-start-delay',
   imageAgentStartDelay: '--image-agent-start-delay',
   bootPath: 'boot path',
+  pools: 'pools',
+  labelBlind: 'label-blind pool',
   neverBootRate: '--never-boot-rate',
   agentDeathRate: '--agent-death-rate',
 };
@@ -154,8 +202,13 @@ export function headline(results: readonly SimulationResult[]): string {
       (left === 0 && x.leftover.foreignTouched.length === 0 ? '; nothing left over' : `; ${left} resource(s) left over`)
     );
   };
+  const labelled = showsPools(results);
+  const cannot = (x: SimulationResult): string => {
+    const n = x.pools.reduce((k, p) => k + p.vmsForWorkItCannotRun, 0);
+    return `${n} server(s) created for work its pool cannot run, ${x.unservable} workflow(s) no pool can run`;
+  };
   if (!b || results.length !== 2) {
-    const s = one(a);
+    const s = one(a) + (labelled ? `; ${cannot(a)}` : '');
     return `${a.label}: ${s.charAt(0).toUpperCase()}${s.slice(1)}.`;
   }
   const cmp = (x: number, y: number, what: string, f: (n: number) => string): string => {
@@ -169,7 +222,9 @@ export function headline(results: readonly SimulationResult[]): string {
     `${cmp(a.queueWait.p95, b.queueWait.p95, '95th-percentile queue wait', dur)}, ` +
     `${cmp(a.cost.total, b.cost.total, 'cost', (n) => money(n, a.cost.currency))}, ` +
     `${cmp(a.vms.created, b.vms.created, 'servers created', String)}; ` +
-    `${b.workflows.completed} / ${b.workflows.queued} workflows completed (${a.workflows.completed} / ${a.workflows.queued}).`
+    `${b.workflows.completed} / ${b.workflows.queued} workflows completed (${a.workflows.completed} / ${a.workflows.queued})` +
+    (labelled ? `; ${cannot(b)} (${a.label}: ${cannot(a)})` : '') +
+    '.'
   );
 }
 

@@ -65,7 +65,50 @@ export interface SimulationResult {
   /** Actions that failed or were skipped, by `kind outcome`. */
   actionProblems: Record<string, number>;
   ticks: { full: number; scaleUp: number; withErrors: number };
+  /** One entry per pool that ran (one without a pools file), in pool order; VMs and cost add up to the totals. */
+  pools: PoolFigures[];
+  /** Workflows by label class (their labels without `repo` and `org-id`), sorted by class. */
+  labelClasses: LabelClassFigures[];
+  /** Workflows that no pool of the run can run (no pool's agent labels match theirs): they never start. */
+  unservable: number;
   series: SimulationSeries;
+}
+
+/** What one pool did in a run. */
+export interface PoolFigures {
+  id: string;
+  /** The pool's agent-labels (`size=large`), '' for none. */
+  agentLabels: string;
+  /** Servers this pool created (named by it, proven by its installation tag). */
+  vmsCreated: number;
+  /** Server-hours alive, exact. */
+  vmHours: number;
+  /** What its servers cost at its own price and billing model. */
+  cost: number;
+  perHour: number;
+  billing: BillingModel;
+  /** What the price is for (the pool's preset), or `--price-per-hour`. */
+  priceDescription: string;
+  /**
+   * Servers created for pending work its agents cannot run: in each tick that counted such work, the creates beyond
+   * what the same plan without that work would have made (after reactivations).
+   */
+  vmsForWorkItCannotRun: number;
+}
+
+/** The workflows of one label class. */
+export interface LabelClassFigures {
+  /** `size=small`, or '' for workflows without labels (besides repo/org-id). */
+  labels: string;
+  queued: number;
+  /** Finished runs (success or failure). */
+  completed: number;
+  /** Still queued, waiting or running at the end. */
+  unfinished: number;
+  /** Queued → started, p95 over the workflows that started; null when none started. */
+  waitP95: number | null;
+  /** No pool of the run can run them. */
+  unservable: number;
 }
 
 /** Samples over time (all arrays the same length). */

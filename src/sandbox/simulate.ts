@@ -1,18 +1,22 @@
 import { runAssembled } from '../assemble.js';
 import { resolvePools } from '../config/pools-file.js';
-import { formatLabels } from '../engine/labels.js';
+import { formatLabels, matchTask, poolAgentLabels } from '../engine/labels.js';
 import { assemblePools, runPools, type AssembledPools } from '../pools.js';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.js';
 import type { OptionValue, OptionValues } from '../config/types.js';
+import type { Policy } from '../engine/types.js';
 import { isOurAgentName } from '../engine/pool.js';
 import type { TickReport } from '../engine/reconciler.js';
 import { silentLogger } from '../observability/logger.js';
 import { seededRandom } from '../util/clock.js';
 import { buildSandboxEngine, sandboxValues, SHOWN_SETTINGS } from './engine.js';
 import type { SandboxEngine } from './engine.js';
-import { costAt, mean, peakConcurrent, percentile, vmHours } from './metrics.js';
+import { mean, peakConcurrent, percentile, vmHours } from './metrics.js';
 import type { ServerLife } from './metrics.js';
+import { describeLabelBlind, labelBlindValues } from './label-blind.js';
+import { byPool, costOfPools, labelClassFigures, poolFigures, vmsForWorkItCannotRun } from './pool-figures.js';
+import type { PoolRun } from './pool-figures.js';
 import type { SimulationResult, SimulationSeries } from './result.js';
 import { VirtualClock } from './virtual-clock.js';
 import type { DelaySpec, World } from './world.js';
@@ -46,7 +50,12 @@ export interface SimulateOptions {
   maxOvertime?: number;
   /** Virtual start time (unix ms). Default Monday 2025-01-06 00:00 UTC. */
   start?: number;
-  /** Price per server-hour, overriding the provider's preset price. */
+  /**
+   * Run one label-blind pool with this policy instead of the pools of `values.poolsFile` (see label-blind.ts): what
+   * one autoscaler counting the whole queue would have done. Without a pools file: the configured pool, this policy.
+   */
+  labelBlind?: Policy;
+  /** Price per server-hour of every pool, overriding each pool's preset price. */
   pricePerHour?: number;
   logger?: Logger;
   /** Wall clock for the `wallMs` figure (the CLI passes `performance.now`); omitted = not measured. */
@@ -99,15 +108,21 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     poolId: typeof user.poolId === 'string' ? user.poolId : '1',
     track: (p) => clock.track(p),
   });
-  const values = sandboxValues(world, user);
+  let values = sandboxValues(world, user);
   opts.setup?.(world, clock);
 
   const engineRandom = seededRandom((seed ^ 0x5bd1e995) >>> 0);
   let sim: SandboxEngine;
   // A pools file (--pools-file) runs every pool of it, like the daemon; the first pool's settings are shown.
   let several: AssembledPools | undefined;
+  let blindOf: string | undefined;
   try {
-    const pools = typeof values.poolsFile === 'string' && values.poolsFile !== '' ? resolvePools(values, { core: { requireServer: false } }) : undefined;
+    let pools = typeof values.poolsFile === 'string' && values.poolsFile !== '' ? resolvePools(values, { core: { requireServer: false } }) : undefined;
+    if (opts.labelBlind !== undefined) {
+      if (pools) blindOf = describeLabelBlind(pools);
+      values = pools ? labelBlindValues(pools, opts.labelBlind) : { ...values, policy: opts.labelBlind };
+      pools = undefined;
+    }
     const first = pools?.[0];
     if (pools && first) {
       several = await drive(clock, assemblePools({ pools, clock, fetch: world.fetch, random: engineRandom, logger }));
@@ -118,9 +133,26 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     throw e;
   }
   const { engine } = sim;
-  const engines = several ? several.pools.map((p) => p.engine) : [engine];
+  const members = several
+    ? several.pools.map((a, i) => ({ a, id: several.configs[i]?.id ?? a.engine.poolId, labels: several.configs[i]?.core.agentLabels ?? {} }))
+    : [{ a: sim, id: engine.poolId, labels: sim.core.agentLabels }];
+  // Every pool at its own price (its preset and public IP), or every pool at --price-per-hour.
+  const poolRuns: PoolRun[] = members.map(({ a, id, labels }) => {
+    const price = a.provider.price?.();
+    return {
+      id,
+      agentLabels: labels,
+      matchLabels: poolAgentLabels(labels),
+      engine: a.engine,
+      owns: (name: string) => isOurAgentName(name, a.engine),
+      perHour: opts.pricePerHour ?? price?.perHour ?? 0,
+      priceDescription: opts.pricePerHour !== undefined ? '--price-per-hour' : (price?.description ?? 'no price known'),
+    };
+  });
   // The simulator counts what the engine counts: agents whose names carry this installation's tag (of any pool).
-  const pattern = { test: (name: string): boolean => engines.some((e) => isOurAgentName(name, e)) };
+  const pattern = { test: (name: string): boolean => poolRuns.some((p) => p.owns(name)) };
+  /** Per pool: servers created for pending work its agents cannot run. */
+  const cannotRun = poolRuns.map(() => 0);
 
   const actions: Record<string, number> = {};
   const actionProblems: Record<string, number> = {};
@@ -130,17 +162,23 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     else ticks.scaleUp++;
     if (!r.ok) ticks.withErrors++;
   };
-  /** Pending tasks some tick found no pool or agent for. */
-  const unservableSeen = new Set<string>();
   if (several) {
     several.set.onTick((r) => {
       countTick(r);
-      for (const g of r.unservable) for (const id of g.taskIds) unservableSeen.add(id);
+      r.reports.forEach((report, i) => {
+        const pool = poolRuns[i];
+        const given = new Set(r.demand?.pools[i]?.pendingTaskIds ?? []);
+        if (pool) cannotRun[i] = (cannotRun[i] ?? 0) + vmsForWorkItCannotRun(report, pool, given);
+      });
     });
   }
   for (const reconciler of several ? several.pools.map((p) => p.reconciler) : [sim.reconciler]) {
     reconciler.onTick((r) => {
-      if (!several) countTick(r);
+      if (!several) {
+        countTick(r);
+        const pool = poolRuns[0];
+        if (pool) cannotRun[0] = (cannotRun[0] ?? 0) + vmsForWorkItCannotRun(r, pool);
+      }
       for (const res of r.results) {
         if (res.outcome === 'done') inc(actions, `${res.action.kind} ${res.action.reason.code}`);
         else inc(actionProblems, `${res.action.kind} ${res.outcome}`);
@@ -162,9 +200,10 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
   const stop = new AbortController();
   const loopDone = several ? runPools(several, { clock, logger, signal: stop.signal }) : runAssembled(sim, { clock, logger, signal: stop.signal });
 
+  // Work no pool can run never finishes: the run does not wait for it (it still counts as unfinished).
   const unfinished = (): number => {
     const st = world.woodpecker.state();
-    return st.pending.length + st.running.length + st.waitingOnDeps.length;
+    return st.running.length + [...st.pending, ...st.waitingOnDeps].filter((w) => poolRuns.some((p) => matchTask(w.labels, p.matchLabels).ok)).length;
   };
   await clock.runUntil(start + opts.workload.span);
   const overtimeLimit = start + opts.workload.span + (opts.maxOvertime ?? 12 * 3_600_000);
@@ -196,9 +235,12 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     ...(v.deletedAt !== undefined ? { deletedAt: v.deletedAt } : {}),
   }));
   const price = sim.provider.price?.();
-  const perHour = opts.pricePerHour ?? price?.perHour ?? 0;
   const currency = price?.currency ?? 'RUB';
   const billing = engine.billingModel;
+  const servers = byPool(poolRuns, lives);
+  const pools = poolFigures(poolRuns, servers, end, cannotRun);
+  const totalCost = costOfPools(poolRuns, servers, end);
+  const labelClasses = labelClassFigures(st, poolRuns);
   const boots = vms.filter((v) => v.agentAt !== undefined).map((v) => (v.agentAt ?? 0) - v.createdAt);
   const audit = world.audit(pattern);
 
@@ -224,7 +266,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     series.drained.push(s.agents.drained);
     series.lost.push(s.agents.lost);
     series.servers.push(s.servers);
-    series.cost.push(Math.round(costAt(lives, s.at, perHour, billing) * 100) / 100);
+    series.cost.push(Math.round(costOfPools(poolRuns, servers, s.at) * 100) / 100);
   }
 
   const apiCalls: Record<string, number> = {};
@@ -251,7 +293,12 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
   };
   for (const k of SHOWN_SETTINGS) settings[k] = settingValue(engineValues[k], k);
   settings.billing = billing;
-  settings.price = price ? `${price.perHour.toFixed(2)} ${price.currency}/h (${price.description})` : 'unknown';
+  settings.price =
+    poolRuns.length > 1
+      ? poolRuns.map((p) => `${p.id} ${p.perHour.toFixed(2)} ${currency}/h (${p.priceDescription})`).join('; ')
+      : price
+        ? `${price.perHour.toFixed(2)} ${price.currency}/h (${price.description})`
+        : 'unknown';
   if (opts.pricePerHour !== undefined) settings.priceOverride = `${opts.pricePerHour} ${currency}/h`;
   settings.bootDelay = describeDelay(opts.bootDelay ?? { min: 60_000, max: 120_000 });
   settings.agentStartDelay = describeDelay(opts.agentStartDelay ?? { min: 20_000, max: 40_000 });
@@ -263,9 +310,8 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     settings.pools = several.configs
       .map((p) => `${p.id} (${formatLabels(p.core.agentLabels) || 'no labels'}, ${p.core.minAgents}-${p.core.maxAgents} agents)`)
       .join('; ');
-    settings.unservable = unservableSeen.size;
-    if (several.configs.length > 1) settings.priceNote = `every server at the first pool's price (${several.configs[0]?.id ?? '?'})`;
   }
+  if (blindOf !== undefined) settings.labelBlind = blindOf;
   if (opts.neverBootRate) settings.neverBootRate = opts.neverBootRate;
   if (opts.agentDeathRate) settings.agentDeathRate = opts.agentDeathRate;
 
@@ -302,12 +348,12 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
       bootP95: percentile(boots, 95),
     },
     cost: {
-      total: Math.round(costAt(lives, end, perHour, billing) * 100) / 100,
-      perWorkflow: completedCount > 0 ? Math.round((costAt(lives, end, perHour, billing) / completedCount) * 1000) / 1000 : 0,
+      total: Math.round(totalCost * 100) / 100,
+      perWorkflow: completedCount > 0 ? Math.round((totalCost / completedCount) * 1000) / 1000 : 0,
       currency,
       billing,
-      perHour,
-      description: price?.description ?? 'no price known',
+      perHour: poolRuns[0]?.perHour ?? 0,
+      description: poolRuns.length > 1 ? 'every pool at its own price (see pools)' : (poolRuns[0]?.priceDescription ?? 'no price known'),
     },
     leftover: {
       servers: audit.servers,
@@ -320,6 +366,9 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationResult>
     actions,
     actionProblems,
     ticks,
+    pools,
+    labelClasses,
+    unservable: labelClasses.reduce((n, c) => n + c.unservable, 0),
     series,
   };
   if (wallStart !== undefined && wallEnd !== undefined) result.wallMs = Math.round(wallEnd - wallStart);

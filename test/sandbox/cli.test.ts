@@ -1,4 +1,7 @@
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerSimulateCommand } from '../../src/cli/simulate.js';
@@ -80,6 +83,58 @@ describe('simulate command', () => {
       );
     });
   }
+
+  describe('with --pools-file', () => {
+    const POOLS =
+      'pools:\n' +
+      '  - id: small\n    max-agents: 2\n    agent-labels: size=small\n    timewebcloud-preset-id: 2451\n' +
+      '  - id: large\n    max-agents: 2\n    workflows-per-agent: 1\n    agent-labels: size=large\n    timewebcloud-preset-id: 2455\n';
+    const LABELLED = 'arrival,duration,labels\n0,300,size=small\n0,300,size=large\n30,240,size=large\n60,120,type=gpu\n';
+    let dir = '';
+    let poolsFile = '';
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'sim-cli-pools-'));
+      poolsFile = join(dir, 'pools.yaml');
+      writeFileSync(poolsFile, POOLS);
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const args = (...more: string[]): string[] => ['simulate', '--workload', 'l.csv', '--pools-file', poolsFile, '--min-agents', '0', '--tail', '10m', ...more];
+
+    it('--compare upstream: the pools and one label-blind pool side by side (JSON, table, HTML)', async () => {
+      const h = harness({ 'l.csv': LABELLED, [poolsFile]: POOLS });
+      await h.program.parseAsync(args('--compare', 'upstream', '--json', '--html', 'r.html'), { from: 'user' });
+      const { runs } = JSON.parse(h.out()) as { runs: SimulationResult[] };
+      assert.deepEqual(
+        runs.map((r) => [r.label, r.policy, r.pools.map((p) => p.id), r.unservable]),
+        [
+          ['pools (default)', 'default', ['small', 'large'], 1],
+          ['label-blind (upstream)', 'upstream', ['blind'], 3],
+        ],
+      );
+      assert.deepEqual(runs[0]?.pools.map((p) => p.vmsForWorkItCannotRun), [0, 0]);
+      assert.ok((runs[1]?.pools[0]?.vmsForWorkItCannotRun ?? 0) >= 1, 'the label-blind pool created servers for large work');
+      const html = h.written['r.html'] ?? '';
+      assert.match(html, /pool blind \(size=small\): VMs, VM-hours, cost/);
+      assert.match(html, /VMs created for work the pool cannot run/);
+      assert.match(html, /size=large: done, wait p95<\/td><td>2 \/ 2, [^<]+<\/td><td>0 \/ 2, never started/);
+
+      const t = harness({ 'l.csv': LABELLED, [poolsFile]: POOLS });
+      await t.program.parseAsync(args('--compare', 'default'), { from: 'user' });
+      assert.match(t.out(), /pools \(default\)\s+label-blind \(default\)/);
+      assert.match(t.out(), /pool small \(size=small\): VMs, VM-hours, cost\s+\d+, [\d.]+ h, [\d.]+ RUB \(hourly, 1\.\d\d\/h\)\s+—/);
+      assert.match(t.out(), /pool large \(size=large\): VMs, VM-hours, cost\s+\d+, [\d.]+ h, [\d.]+ RUB \(hourly, 2\.\d\d\/h\)\s+—/);
+      assert.match(t.out(), /workflows no pool can run\s+1\s+3\s/);
+      assert.match(t.out(), /type=gpu: done, wait p95\s+0 \/ 1, never started\s+0 \/ 1, never started/);
+    });
+
+    it('--compare FILE setting what every pool sets itself: a configuration error', async () => {
+      const h = harness({ 'l.csv': LABELLED, [poolsFile]: POOLS, 'more.env': 'WOODPECKER_MAX_AGENTS=9\n' });
+      await assert.rejects(
+        h.program.parseAsync(args('--compare', 'more.env'), { from: 'user' }),
+        (e: unknown) => e instanceof ConfigError && /--compare more\.env: max-agents has no effect beside --pools-file/.test(e.message),
+      );
+    });
+  });
 });
 
 describe('demo command', () => {

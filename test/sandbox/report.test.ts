@@ -69,6 +69,11 @@ function fake(label: string, cost: number, p95: number): SimulationResult {
     actions: { 'create pending-work': 2 },
     actionProblems: {},
     ticks: { full: 120, scaleUp: 3, withErrors: 0 },
+    pools: [
+      { id: '1', agentLabels: '', vmsCreated: 2, vmHours: 1.5, cost, perHour: 1.5, billing: 'hourly', priceDescription: 'preset 1', vmsForWorkItCannotRun: 0 },
+    ],
+    labelClasses: [{ labels: '', queued: 3, completed: 3, unfinished: 0, waitP95: p95, unservable: 0 }],
+    unservable: 0,
     series: {
       t: [0, 60, 120],
       pending: [0, 2, 0],
@@ -95,6 +100,40 @@ describe('reports', () => {
     assert.match(t, /cost\s+10\.00 RUB\s+6\.00 RUB\s+0\.60×/);
     assert.match(t, /create pending-work\s+2\s+2\s+1\.00×/);
     assert.doesNotMatch(formatTable([a]), /÷/);
+  });
+
+  it('table: per-pool and per-label rows only with several pools or labelled work, "—" where a run has no such pool', () => {
+    assert.doesNotMatch(formatTable([a, b]), /pool 1|cannot run|no labels/);
+    const pools: SimulationResult = {
+      ...b,
+      label: 'pools',
+      pools: [
+        { id: 'small', agentLabels: 'size=small', vmsCreated: 2, vmHours: 1.5, cost: 2, perHour: 1, billing: 'hourly', priceDescription: 'p', vmsForWorkItCannotRun: 0 },
+        { id: 'large', agentLabels: 'size=large', vmsCreated: 1, vmHours: 1, cost: 3, perHour: 3, billing: 'hourly', priceDescription: 'p', vmsForWorkItCannotRun: 0 },
+      ],
+      labelClasses: [
+        { labels: 'size=large', queued: 1, completed: 1, unfinished: 0, waitP95: 90_000, unservable: 0 },
+        { labels: 'size=small', queued: 2, completed: 2, unfinished: 0, waitP95: 30_000, unservable: 0 },
+      ],
+    };
+    const blind: SimulationResult = {
+      ...b,
+      label: 'blind',
+      pools: [{ id: 'blind', agentLabels: 'size=small', vmsCreated: 4, vmHours: 3, cost: 4, perHour: 1, billing: 'hourly', priceDescription: 'p', vmsForWorkItCannotRun: 2 }],
+      labelClasses: [
+        { labels: 'size=large', queued: 1, completed: 0, unfinished: 1, waitP95: null, unservable: 1 },
+        { labels: 'size=small', queued: 2, completed: 2, unfinished: 0, waitP95: 20_000, unservable: 0 },
+      ],
+      unservable: 1,
+    };
+    const t = formatTable([pools, blind]);
+    assert.match(t, /billing\s+every pool at its own price\s+hourly, 1\.50 RUB\/h/);
+    assert.match(t, /pool small \(size=small\): VMs, VM-hours, cost\s+2, 1\.5 h, 2\.00 RUB \(hourly, 1\.00\/h\)\s+—/);
+    assert.match(t, /pool blind \(size=small\): VMs, VM-hours, cost\s+—\s+4, 3\.0 h, 4\.00 RUB/);
+    assert.match(t, /VMs created for work the pool cannot run\s+0\s+2\s+—/);
+    assert.match(t, /workflows no pool can run\s+0\s+1\s+—/);
+    assert.match(t, /size=large: done, wait p95\s+1 \/ 1, 1m30s\s+0 \/ 1, never started/);
+    assert.match(headline([pools, blind]), /2 server\(s\) created for work its pool cannot run, 1 workflow\(s\) no pool can run \(pools: 0 server/);
   });
 
   it('JSON: the result, or runs for a comparison', () => {
