@@ -95,9 +95,18 @@ function warmBudget(summary: StatusSnapshot['summary']): string[] {
   }
   const budget = summary?.budget;
   if (budget) {
+    // Several pools: the daemon-wide caps count every pool's spend; the pool's own caps its own.
+    const o = budget.others;
+    const spent = (own: number, other: number | undefined): string =>
+      other === undefined ? own.toFixed(2) : `${(own + other).toFixed(2)} (this pool ${own.toFixed(2)})`;
+    const wide = o ? ' for all pools' : '';
     const caps = [
-      ...(budget.daily !== undefined ? [`${budget.spentDay.toFixed(2)} of ${budget.daily} ${budget.currency} today`] : []),
-      ...(budget.monthly !== undefined ? [`${budget.spentMonth.toFixed(2)} of ${budget.monthly} ${budget.currency} this month`] : []),
+      ...(budget.daily !== undefined ? [`${spent(budget.spentDay, o?.spentDay)} of ${budget.daily} ${budget.currency}${wide} today`] : []),
+      ...(budget.monthly !== undefined
+        ? [`${spent(budget.spentMonth, o?.spentMonth)} of ${budget.monthly} ${budget.currency}${wide} this month`]
+        : []),
+      ...(budget.pool?.daily !== undefined ? [`${budget.spentDay.toFixed(2)} of this pool's ${budget.pool.daily} today`] : []),
+      ...(budget.pool?.monthly !== undefined ? [`${budget.spentMonth.toFixed(2)} of this pool's ${budget.pool.monthly} this month`] : []),
     ];
     out.push(`Budget: ${caps.join(', ')}${budget.exhausted ? ' — exhausted: no creates, nothing kept warm' : ''}`);
   }

@@ -93,15 +93,21 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['kind'],
     registers,
   });
+  // Shared clients and the account (several pools): an explicit empty `pool` label overrides the registry's
+  // default one, so the API requests and the balance are not credited to the first pool.
+  const shared = opts.sharedClients === true && opts.poolId !== undefined;
+  const poolLabel: string[] = shared ? ['pool'] : [];
+  const neutral: { pool?: string } = shared ? { pool: '' } : {};
   const balanceGauge = new Gauge({
     name: n('account_balance'),
     help: 'Balance of the cloud account, read every few minutes (not every tick).',
-    labelNames: ['currency'],
+    labelNames: ['currency', ...poolLabel],
     registers,
   });
   const balanceLow = new Gauge({
     name: n('account_balance_low'),
     help: '1 when the account balance is below the provider\'s warning threshold (e.g. --timewebcloud-balance-warn).',
+    labelNames: poolLabel,
     registers,
   });
   const warmSlots = new Gauge({
@@ -122,8 +128,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   const budgetCap = new Gauge({
     name: n('budget_cap'),
-    help: 'The configured spend cap per period (--budget-daily, --budget-monthly).',
-    labelNames: ['period', 'currency'],
+    help:
+      'The configured spend cap per period: scope="all" is --budget-daily/--budget-monthly (with several pools it counts the sum of every pool\'s budget_spent), scope="pool" a pool\'s own cap from the pools file.',
+    labelNames: ['period', 'currency', 'scope'],
     registers,
   });
   const budgetExhausted = new Gauge({
@@ -172,10 +179,6 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
 
   // ---- API requests ----------------------------------------------------------------------------------------------
-  // Shared clients (several pools): an explicit empty `pool` label overrides the registry's default one.
-  const shared = opts.sharedClients === true && opts.poolId !== undefined;
-  const poolLabel: string[] = shared ? ['pool'] : [];
-  const neutral: { pool?: string } = shared ? { pool: '' } : {};
   const apiRequests = new Counter({
     name: n('api_requests_total'),
     help: 'HTTP requests to the Woodpecker server and the cloud API, by endpoint and status (0 = network error or timeout).',
@@ -322,8 +325,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         const c = s.budget.currency;
         budgetSpent.set({ period: 'day', currency: c }, s.budget.spentDay);
         budgetSpent.set({ period: 'month', currency: c }, s.budget.spentMonth);
-        if (s.budget.daily !== undefined) budgetCap.set({ period: 'day', currency: c }, s.budget.daily);
-        if (s.budget.monthly !== undefined) budgetCap.set({ period: 'month', currency: c }, s.budget.monthly);
+        if (s.budget.daily !== undefined) budgetCap.set({ period: 'day', currency: c, scope: 'all' }, s.budget.daily);
+        if (s.budget.monthly !== undefined) budgetCap.set({ period: 'month', currency: c, scope: 'all' }, s.budget.monthly);
+        if (s.budget.pool?.daily !== undefined) budgetCap.set({ period: 'day', currency: c, scope: 'pool' }, s.budget.pool.daily);
+        if (s.budget.pool?.monthly !== undefined) budgetCap.set({ period: 'month', currency: c, scope: 'pool' }, s.budget.pool.monthly);
         budgetExhausted.set(s.budget.exhausted ? 1 : 0);
       }
     }
@@ -376,8 +381,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
     observeBalance(b) {
       try {
-        balanceGauge.set({ currency: safeLabel(b.currency) }, b.amount);
-        balanceLow.set(b.low ? 1 : 0);
+        balanceGauge.set({ currency: safeLabel(b.currency), ...neutral }, b.amount);
+        balanceLow.set(neutral, b.low ? 1 : 0);
       } catch {
         // metrics must never break the engine
       }

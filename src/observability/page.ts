@@ -142,9 +142,12 @@ function cardData(v, now){
   var sm = v.summary || {};
   if (sm.warm && sm.warm.idleSlots) sub += "; " + sm.warm.idleSlots + " slot(s) kept warm";
   if (sm.budget) {
-    var b = sm.budget, caps = [];
-    if (b.daily !== undefined) caps.push(b.spentDay.toFixed(2) + " of " + b.daily + " " + b.currency + " today");
-    if (b.monthly !== undefined) caps.push(b.spentMonth.toFixed(2) + " of " + b.monthly + " " + b.currency + " this month");
+    var b = sm.budget, caps = [], o = b.others, wide = o ? " for all pools" : "";
+    var spent = function (own, other) { return other === undefined ? own.toFixed(2) : (own + other).toFixed(2) + " (this pool " + own.toFixed(2) + ")"; };
+    if (b.daily !== undefined) caps.push(spent(b.spentDay, o && o.spentDay) + " of " + b.daily + " " + b.currency + wide + " today");
+    if (b.monthly !== undefined) caps.push(spent(b.spentMonth, o && o.spentMonth) + " of " + b.monthly + " " + b.currency + wide + " this month");
+    if (b.pool && b.pool.daily !== undefined) caps.push(b.spentDay.toFixed(2) + " of this pool's " + b.pool.daily + " today");
+    if (b.pool && b.pool.monthly !== undefined) caps.push(b.spentMonth.toFixed(2) + " of this pool's " + b.pool.monthly + " this month");
     sub += "; budget: " + caps.join(", ") + (b.exhausted ? " (exhausted: no creates)" : "");
   }
   var q = v.queue;

@@ -189,6 +189,7 @@ describe('metrics', () => {
       m.observeRequest('woodpecker', { endpoint: 'GET /api/agents', status: 200, durationMs: 40 });
       m.observeRequest('timeweb', { endpoint: 'GET /api/v1/servers', status: 429, durationMs: 15 });
       m.observeTick(report({ now: T0, mode: 'full' }));
+      m.observeBalance({ amount: 120.5, currency: 'RUB', warnBelow: 0, low: false });
       return (await m.render()).body;
     };
     const one = await render(false);
@@ -198,6 +199,9 @@ describe('metrics', () => {
     assert.ok(api.length > 0);
     for (const line of api) assert.doesNotMatch(line, /pool="small"/, line);
     assert.match(several, /^twcloud_scaler_api_rate_limited_total\{api="timeweb",endpoint="GET \/api\/v1\/servers",pool=""\} 1$/m);
+    assert.match(several, /^twcloud_scaler_account_balance\{currency="RUB",pool=""\} 120\.5$/m, 'the account is no pool\'s');
+    assert.match(several, /^twcloud_scaler_account_balance_low\{pool=""\} 0$/m);
+    assert.match(one, /^twcloud_scaler_account_balance\{currency="RUB",pool="small"\} 120\.5$/m);
     // Prometheus stores an empty label as no label; the pool's own series keep theirs.
     const fams = new Map(parsePrometheusTextFormat(several).map((f) => [f.name, f]));
     assert.equal(fams.get(`${METRIC_PREFIX}api_requests_total`)?.metrics[0]?.labels?.pool, '');

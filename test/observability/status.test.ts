@@ -298,3 +298,23 @@ describe('status: foreign look-alikes', () => {
     assert.match(text, /agent\s+pool-1-agent-manual\s+2\s+named like this pool/);
   });
 });
+
+describe('status: the budget line', () => {
+  const snapshotWith = (budget: NonNullable<NonNullable<ReturnType<ReturnType<typeof createStatusTracker>['snapshot']>['summary']>['budget']>) => {
+    const st = createStatusTracker({ clock: manualClock(T0), config, price: PRICE });
+    st.observeTick(report({ now: T0, agents: [], queue: queueOf({}), servers: [] }));
+    const s = st.snapshot();
+    assert.ok(s.summary, 'a tick gives a plan summary');
+    return formatStatus({ ...s, summary: { ...s.summary, budget } });
+  };
+  const base = { currency: 'RUB', spentDay: 3, spentMonth: 40, room: 1, exhausted: false };
+
+  it('one pool: its spend against the caps', () => {
+    assert.match(snapshotWith({ ...base, daily: 10, monthly: 300 }), /Budget: 3\.00 of 10 RUB today, 40\.00 of 300 RUB this month\n/);
+  });
+
+  it('several pools: the daemon-wide cap against every pool\'s spend, the pool\'s own cap against its own', () => {
+    const text = snapshotWith({ ...base, daily: 10, others: { spentDay: 5, spentMonth: 60 }, pool: { daily: 4 } });
+    assert.match(text, /Budget: 8\.00 \(this pool 3\.00\) of 10 RUB for all pools today, 3\.00 of this pool's 4 today\n/);
+  });
+});
