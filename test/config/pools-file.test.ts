@@ -188,6 +188,7 @@ describe('pools file: warm capacity and budget per pool', () => {
     '    budget-daily: 100',
     '  - id: gpu',
     '    budget-monthly: 2000.5',
+    '    forecast: false',
   ].join('\n');
 
   it("a pool's warm settings are its own; the rest come from the flags/env", () => {

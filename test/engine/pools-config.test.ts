@@ -66,10 +66,10 @@ pools:
       await clock.runFor(30 * S);
     }
     assert.equal(live(world, 'warm'), 2, 'two idle slots (one workflow per agent): two servers');
-    assert.equal(created(world, 'cold'), 0, 'the pool without warm settings keeps nothing');
+    assert.equal(created(world, 'cold'), 0, 'the pool without idle slots keeps nothing');
     const [warm, cold] = a.set.last?.reports ?? [];
     assert.equal(warm?.plan?.summary.warm?.idleSlots, 2);
-    assert.equal(cold?.plan?.summary.warm, undefined);
+    assert.equal(cold?.plan?.summary.warm?.idleSlots, 0, 'only the forecast (on by default), and nothing arrived');
     assert.equal(world.woodpecker.state().agents.filter((x) => isPool('warm')(x.name)).length, 2);
   });
 
