@@ -1,12 +1,21 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import { runAssembled } from '../src/assemble.js';
 /**
- * Child process of `npm run bench` (run with `node --expose-gc --import tsx`): the daemon as `runDaemon` builds it —
- * assembleEngine, observability (metrics, status tracker; no listener) and the real loop — against the simulated
- * world in virtual time, for a number of reconciler ticks. Prints one JSON line: memory samples after a forced GC.
+ * Child process of `npm run bench` (bundled like the production single-file bundle, run with `node --expose-gc`):
+ * the daemon as `runDaemon` builds it — assembleEngine, observability (metrics, status tracker; no listener) and the
+ * real loop — against the simulated world in virtual time, for a number of reconciler ticks. Prints one JSON line:
+ * memory samples after a forced GC. `node rss-child.mjs TICKS ['{"eventStream":false}']`: the optional second
+ * argument is option values (as the config table names them) for bisecting which feature costs what.
+ *
+ * A sample is taken when the process rests, as a daemon does between its ticks: virtual time packs a minute of the
+ * daemon's work into a few milliseconds, so right after the forced GC V8's background threads are still sweeping and
+ * handing freed pages back (that reading swings by 40 MB from one sample to the next, with the machine's load; it is
+ * kept as `rssAfterGcMb`). The sample waits a few real-time pauses until RSS holds still (bounded by count).
  *
  * The world runs in the same process (its fakes keep growing histories: completed workflows, VM records); the fake
  * Timeweb request log is cleared as it goes, so what grows is the daemon's and the world's own state.
  */
+import type { OptionValues } from '../src/config/types.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createObservability } from '../src/observability/wire.js';
 import { buildSandboxEngine, sandboxValues } from '../src/sandbox/engine.js';
@@ -19,27 +28,51 @@ import { seededRandom } from '../src/util/clock.js';
 export interface Sample {
   ticks: number;
   virtualHours: number;
+  /** RSS when the process has rested after the forced GC (what a daemon between two ticks holds). */
   rssMb: number;
+  /** RSS read at once after the forced GC, while V8's background threads still return freed pages. */
+  rssAfterGcMb: number;
   heapTotalMb: number;
   heapUsedMb: number;
+  /** Memory of C++ objects bound to JS objects, ArrayBuffers included. */
   externalMb: number;
+  /** Buffers and ArrayBuffers (stream chunks, request and response bodies). */
+  arrayBuffersMb: number;
 }
 
 const MB = 1024 * 1024;
 const ticksWanted = Number(process.argv[2] ?? '10000');
+const overrides = JSON.parse(process.argv[3] ?? '{}') as OptionValues;
 const gc = (globalThis as { gc?: () => void }).gc;
+const mb = (bytes: number): number => Math.round((bytes / MB) * 10) / 10;
 
-function sample(ticks: number, hours: number): Sample {
+/** Rest: real-time pauses until two readings in a row agree within 0.25 MB (at most 40 pauses of 25 ms). */
+async function restingRss(): Promise<number> {
+  let prev = process.memoryUsage.rss();
+  for (let i = 0; i < 40; i++) {
+    await pause(25);
+    const now = process.memoryUsage.rss();
+    if (i > 0 && Math.abs(now - prev) < MB / 4) return now;
+    prev = now;
+  }
+  return prev;
+}
+
+async function sample(ticks: number, hours: number): Promise<Sample> {
   gc?.();
   gc?.();
+  const afterGc = process.memoryUsage.rss();
+  const rss = await restingRss();
   const m = process.memoryUsage();
   return {
     ticks,
     virtualHours: Math.round(hours * 10) / 10,
-    rssMb: Math.round((m.rss / MB) * 10) / 10,
-    heapTotalMb: Math.round((m.heapTotal / MB) * 10) / 10,
-    heapUsedMb: Math.round((m.heapUsed / MB) * 10) / 10,
-    externalMb: Math.round((m.external / MB) * 10) / 10,
+    rssMb: mb(rss),
+    rssAfterGcMb: mb(afterGc),
+    heapTotalMb: mb(m.heapTotal),
+    heapUsedMb: mb(m.heapUsed),
+    externalMb: mb(m.external),
+    arrayBuffersMb: mb(m.arrayBuffers),
   };
 }
 
@@ -53,7 +86,7 @@ async function main(): Promise<void> {
     track: (p) => clock.track(p),
   });
   const logger = silentLogger();
-  const values = sandboxValues(world, {});
+  const values = sandboxValues(world, overrides);
   const obs = createObservability({ httpAddr: 'off', poolId: '1', clock });
   const sim = await drive(
     clock,
@@ -79,14 +112,14 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   const hours = (): number => (clock.now() - start) / 3_600_000;
   await clock.runWhile(() => ticks >= 1, start + 3_600_000);
-  samples.push(sample(ticks, hours()));
+  samples.push(await sample(ticks, hours()));
   const every = Math.max(1, Math.round(ticksWanted / 10));
   let next = every;
   while (ticks < ticksWanted) {
     await clock.runWhile(() => ticks >= Math.min(next, ticksWanted), start + span);
     world.timeweb.resetRequestCounts();
     if (ticks >= next || ticks >= ticksWanted) {
-      samples.push(sample(ticks, hours()));
+      samples.push(await sample(ticks, hours()));
       next += every;
     }
     if (clock.now() >= start + span) break;

@@ -1,22 +1,18 @@
-import type { Sample } from './rss-child.js';
 import { runAssembled } from '../src/assemble.js';
 /**
  * `npm run bench [-- --quick] [-- --json]`: performance figures of the autoscaler, measured against the simulated
  * world (docs/simulator.md) with the unmodified engine. Prints a table of target / measured / met-or-missed; no
  * pass/fail exit code. `--quick` runs fewer arrivals, shorter workloads and fewer ticks (a minute → seconds).
+ * `-- --only memory [--ticks N]` measures memory alone (N ticks instead of 10 000).
  *
  * 1. Reaction time: workflow pending → the server create request, default settings, the real loop (queue poll 5 s,
  *    reconcile every minute), many arrivals at random phases of the loop, in virtual time.
  * 2. VMs created for a burst of N workflows vs the ideal ceil(N / workflows-per-agent), both policies.
  * 3. Queue wait p95 and cost, default vs upstream, on the three built-in workloads (ratios from one run each).
- * 4. Daemon memory after 10 000 virtual ticks (a child process running the bundled daemon, GC exposed).
+ * 4. Daemon memory after 10 000 virtual ticks (a child process running the bundled daemon, GC exposed; bench/memory.ts).
  * 5. CPU time per full tick with 200 connected agents.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { memoryRows, startMemory } from './memory.js';
 import type { Policy } from '../src/engine/types.js';
 import type { OptionValues } from '../src/config/types.js';
 import { silentLogger } from '../src/observability/logger.js';
@@ -35,10 +31,16 @@ import type { FetchFn } from '../src/util/clock.js';
 const S = 1000;
 const M = 60 * S;
 const H = 60 * M;
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
+/** `--only memory`: the memory figures alone; `--ticks N`: that many ticks instead of 10 000 (1 000 with --quick). */
+const argValue = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const only = argValue('--only');
+const ticksArg = argValue('--ticks');
 
 interface Row {
   figure: string;
@@ -125,51 +127,7 @@ async function burstVms(n: number, policy: Policy, values: OptionValues = {}): P
   });
 }
 
-// ---- 4. memory (child process) -----------------------------------------------------------------------------------
-
-/** One memory sample the child process reports (its own type). */
-type MemSample = Sample;
-
-interface MemRun {
-  samples: MemSample[];
-  gcExposed: boolean;
-  workflowsCompleted: number;
-  vms: number;
-}
-
-function runChild(file: string, ticks: number, flags: string[]): Promise<MemRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...flags, file, String(ticks)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`memory child exited with ${String(code)}: ${err.trim()}`));
-        return;
-      }
-      try {
-        resolvePromise(JSON.parse(out.trim().split('\n').pop() ?? '') as MemRun);
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
-    });
-  });
-}
-
-/** Bundles the child like the production single-file bundle (no tsx loader in the measured process). */
-function bundleChild(dir: string): string {
-  const file = join(dir, 'rss-child.mjs');
-  const res = spawnSync(
-    process.execPath,
-    [join(root, 'scripts/bundle.mjs'), '--entry', join(root, 'bench/rss-child.ts'), '--outfile', file],
-    { encoding: 'utf8' },
-  );
-  if (res.status !== 0) throw new Error(`bundling the memory child failed: ${res.stderr}`);
-  return file;
-}
+// ---- 4. memory: bench/memory.ts (child processes) ---------------------------------------------------------------
 
 // ---- 5. CPU per tick -----------------------------------------------------------------------------------------------
 
@@ -265,23 +223,17 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const bursts = quick ? 12 : 120;
   const span = quick ? 12 * H : 24 * H;
-  const memTicks = quick ? 1000 : 10_000;
+  const memTicks = ticksArg !== undefined ? Number(ticksArg) : quick ? 1000 : 10_000;
   const cpuTicks = quick ? 20 : 100;
   log(`twcloud-scaler benchmark${quick ? ' (quick)' : ''}: virtual time against the simulated world`);
 
   // Memory runs in child processes, in parallel with the rest.
-  const dir = mkdtempSync(join(tmpdir(), 'twcloud-bench-'));
-  let memory: Promise<[MemRun, MemRun]>;
-  try {
-    const child = bundleChild(dir);
-    memory = Promise.all([
-      runChild(child, memTicks, ['--expose-gc']),
-      runChild(child, memTicks, ['--expose-gc', '--max-semi-space-size=1']),
-    ]);
-  } catch (e) {
-    memory = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  const memory = startMemory(memTicks);
+  if (only === 'memory') {
+    rows.push(...(await memoryRows(memory)));
+    finish(t0);
+    return;
   }
-  memory.catch(() => undefined);
 
   log(`reaction time: ${bursts} arrivals…`);
   const describe = (r: Reaction): string =>
@@ -402,41 +354,11 @@ async function main(): Promise<void> {
   });
 
   log(`memory: ${memTicks} ticks in a child process…`);
-  try {
-    const [plain, capped] = await memory;
-    // The shipped daemon (Dockerfile, systemd unit) runs with --max-semi-space-size=1: that is the target row; the
-    // V8 default is shown for comparison.
-    for (const [label, run] of [
-      ['', capped],
-      [' (V8 default young generation, without --max-semi-space-size=1)', plain],
-    ] as const) {
-      const first = run.samples[0];
-      const last = run.samples.at(-1);
-      const warm = run.samples[1] ?? first;
-      if (!first || !last || !warm) throw new Error('no memory samples');
-      const maxRss = Math.max(...run.samples.map((s) => s.rssMb));
-      rows.push({
-        figure: `RSS after ${last.ticks} ticks${label === '' ? ' (as shipped: node --max-semi-space-size=1)' : label}`,
-        target: label === '' ? '≤ 80 MB' : '(info)',
-        measured: `${last.rssMb.toFixed(0)} MB (start ${first.rssMb.toFixed(0)} MB, peak ${maxRss.toFixed(0)} MB; heap total ${last.heapTotalMb.toFixed(0)} MB)`,
-        ...(label === '' ? { met: last.rssMb <= 80 } : {}),
-      });
-      rows.push({
-        figure: `  JS heap used${label ? ' (V8 default)' : ''}: start → after ${warm.ticks} → after ${last.ticks} ticks`,
-        target: label === '' ? 'no growth' : '(info)',
-        measured:
-          `${first.heapUsedMb.toFixed(1)} → ${warm.heapUsedMb.toFixed(1)} → ${last.heapUsedMb.toFixed(1)} MB ` +
-          `(+${(last.heapUsedMb - warm.heapUsedMb).toFixed(1)} MB after warm-up; the world kept ${run.workflowsCompleted} workflows, ${run.vms} VMs)`,
-        ...(label === '' ? { met: last.heapUsedMb - warm.heapUsedMb <= 1 } : {}),
-      });
-      if (!run.gcExposed) rows.push({ figure: '  (GC was not exposed: figures without a forced GC)', target: '', measured: '' });
-    }
-  } catch (e) {
-    rows.push({ figure: 'memory', target: '≤ 80 MB', measured: `not measured: ${e instanceof Error ? e.message : String(e)}` });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  rows.push(...(await memoryRows(memory)));
+  finish(t0);
+}
 
+function finish(t0: number): void {
   const wall = Math.round((performance.now() - t0) / 1000);
   if (asJson) {
     process.stdout.write(`${JSON.stringify({ quick, wallSeconds: wall, node: process.version, rows }, null, 2)}\n`);
