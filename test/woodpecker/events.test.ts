@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createFakeWoodpecker } from '../../src/sandbox/fake-woodpecker.js';
 import { serveFake } from '../../src/sandbox/serve.js';
@@ -208,6 +209,87 @@ describe('event stream against the fake Woodpecker (virtual time)', () => {
     w.stop.abort();
     await clock.settle();
     await w.done;
+  });
+});
+
+describe('event stream: reconnects leave nothing behind (counted, virtual time)', () => {
+  // A daemon runs for weeks and its stream is dropped by proxies, restarts and idle timeouts: every connection must
+  // give back what it took (its abort listener on the stop signal, its idle timer, the response body).
+  it('300 connections that end in every way: listeners, timers and open bodies stay at one connection’s worth', async () => {
+    const clock = new VirtualClock();
+    const fake = fakeOn(clock);
+    const enc = new TextEncoder();
+    let opened = 0;
+    let open = 0;
+    const kinds = ['events, then the server closes', 'HTTP 502', 'silent until the idle timeout', 'ping, then the server closes'];
+    fake.injectFault((r) => {
+      if (r.route !== 'GET /api/stream/events') return undefined;
+      const kind = opened++ % kinds.length;
+      if (kind === 1) return new Response('bad gateway', { status: 502 });
+      open++;
+      let done = false;
+      const finish = (): void => {
+        if (!done) open--;
+        done = true;
+      };
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          if (kind === 2) return; // headers, then nothing: the client's idle timer must end it
+          c.enqueue(enc.encode(': ping\n\n'));
+          if (kind === 0) {
+            for (let i = 1; i <= 20; i++) {
+              c.enqueue(enc.encode(`data: {"repo":{"full_name":"acme/app"},"pipeline":{"number":${i},"status":"pending"}}\n\n`));
+            }
+          }
+          c.close();
+          finish();
+        },
+        cancel: finish,
+      });
+      return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } });
+    });
+    const w = watch(fake.fetch, clock, { idleTimeoutMs: 5_000 });
+    const listeners = (): number => getEventListeners(w.stop.signal, 'abort').length;
+    const most = { listeners: 0, timers: 0, open: 0 };
+    const connections = 300;
+    for (let step = 0; opened < connections && step < connections * 20; step++) {
+      await clock.runUntil(clock.now() + 1_000);
+      most.listeners = Math.max(most.listeners, listeners());
+      most.timers = Math.max(most.timers, clock.pendingTimers);
+      most.open = Math.max(most.open, open);
+    }
+    assert.equal(opened, connections);
+    assert.equal(w.events.length, (connections / kinds.length) * 20, 'every event of every connection delivered');
+    assert.deepEqual(most, { listeners: 1, timers: 1, open: 1 }, 'at most one connection’s worth at any time');
+    w.stop.abort();
+    await clock.settle();
+    await w.done;
+    assert.equal(listeners(), 0, 'no listener left on the stop signal');
+    assert.equal(clock.pendingTimers, 0, 'no timer left');
+    assert.equal(open, 0, 'no response body left unread and uncancelled');
+  });
+
+  it('a long healthy connection: thousands of pings and events hold no timer or listener per chunk', async () => {
+    const clock = new VirtualClock();
+    const fake = fakeOn(clock);
+    const w = watch(fake.fetch, clock, { idleTimeoutMs: 75_000 });
+    await clock.settle();
+    const listeners = (): number => getEventListeners(w.stop.signal, 'abort').length;
+    const before = { listeners: listeners(), timers: clock.pendingTimers };
+    // 2 000 pings (30 s apart) and 200 workflows over about 17 virtual hours on one connection.
+    for (let i = 0; i < 200; i++) {
+      fake.addWorkflow({ durationMs: 1_000, repo: 'acme/app' });
+      await clock.runUntil(clock.now() + 300_000);
+    }
+    assert.equal(fake.requestCounts()['GET /api/stream/events'], 1, 'one connection throughout');
+    assert.equal(w.events.filter((e) => e.status === 'pending').length, 200);
+    assert.equal(listeners(), before.listeners);
+    assert.ok(clock.pendingTimers <= before.timers + 1, `timers ${before.timers} → ${clock.pendingTimers}`);
+    w.stop.abort();
+    await clock.settle();
+    await w.done;
+    assert.equal(listeners(), 0);
+    assert.equal(fake.eventSubscribers(), 0);
   });
 });
 
