@@ -1,9 +1,11 @@
+import type { SocketSample } from './memory-sockets.js';
 import type { Sample } from './rss-child.js';
 /**
  * 4. Daemon memory after 10 000 virtual ticks, for `npm run bench` (and alone: `npm run bench -- --only memory
  * [--ticks N]`). Two child processes run the bundled daemon (bench/rss-child.ts), GC exposed: one with
  * `--max-semi-space-size=1` as the Docker image and the systemd unit ship it (the target row), one with V8's default
- * young generation (information).
+ * young generation (information). A third (bench/memory-sockets.ts) runs the Woodpecker clients over real sockets,
+ * which the in-process world does not exercise.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,9 +30,22 @@ export interface MemRun {
   vms: number;
 }
 
-function runChild(file: string, ticks: number, flags: string[]): Promise<MemRun> {
+interface SocketRun {
+  samples: SocketSample[];
+  gcExposed: boolean;
+}
+
+export interface MemoryRuns {
+  /** As shipped: --max-semi-space-size=1. */
+  capped: MemRun;
+  /** V8's default young generation. */
+  plain: MemRun;
+  sockets: SocketRun;
+}
+
+function runChild<T>(file: string, count: number, flags: string[]): Promise<T> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...flags, file, String(ticks)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...flags, file, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,7 +57,7 @@ function runChild(file: string, ticks: number, flags: string[]): Promise<MemRun>
         return;
       }
       try {
-        resolvePromise(JSON.parse(out.trim().split('\n').pop() ?? '') as MemRun);
+        resolvePromise(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
       } catch (e) {
         reject(e instanceof Error ? e : new Error(String(e)));
       }
@@ -51,27 +66,31 @@ function runChild(file: string, ticks: number, flags: string[]): Promise<MemRun>
 }
 
 /** Bundles the child like the production single-file bundle (no tsx loader in the measured process). */
-function bundleChild(dir: string): string {
-  const file = join(dir, 'rss-child.mjs');
+function bundleChild(dir: string, name: string): string {
+  const file = join(dir, `${name}.mjs`);
   const res = spawnSync(
     process.execPath,
-    [join(root, 'scripts/bundle.mjs'), '--entry', join(root, 'bench/rss-child.ts'), '--outfile', file],
+    [join(root, 'scripts/bundle.mjs'), '--entry', join(root, `bench/${name}.ts`), '--outfile', file],
     { encoding: 'utf8' },
   );
   if (res.status !== 0) throw new Error(`bundling the memory child failed: ${res.stderr}`);
   return file;
 }
 
-/** Starts both children at once (they run beside the rest of the benchmark); resolves to [shipped, V8 default]. */
-export function startMemory(ticks: number): Promise<[MemRun, MemRun]> {
+const SHIPPED = ['--expose-gc', '--max-semi-space-size=1'];
+
+/** Starts the children at once (they run beside the rest of the benchmark): `ticks` of the daemon, `calls` over sockets. */
+export function startMemory(ticks: number, calls: number): Promise<MemoryRuns> {
   const dir = mkdtempSync(join(tmpdir(), 'twcloud-bench-'));
-  let runs: Promise<[MemRun, MemRun]>;
+  let runs: Promise<MemoryRuns>;
   try {
-    const child = bundleChild(dir);
+    const daemon = bundleChild(dir, 'rss-child');
+    const sockets = bundleChild(dir, 'memory-sockets');
     runs = Promise.all([
-      runChild(child, ticks, ['--expose-gc', '--max-semi-space-size=1']),
-      runChild(child, ticks, ['--expose-gc']),
-    ]);
+      runChild<MemRun>(daemon, ticks, SHIPPED),
+      runChild<MemRun>(daemon, ticks, ['--expose-gc']),
+      runChild<SocketRun>(sockets, calls, SHIPPED),
+    ]).then(([capped, plain, socketRun]) => ({ capped, plain, sockets: socketRun }));
   } catch (e) {
     runs = Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
@@ -84,10 +103,10 @@ const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFi
 const range = (xs: number[]): string => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} MB`;
 
 /** The table rows of both runs (or one row saying why memory was not measured). */
-export async function memoryRows(runs: Promise<[MemRun, MemRun]>): Promise<MemoryRow[]> {
+export async function memoryRows(runs: Promise<MemoryRuns>): Promise<MemoryRow[]> {
   const rows: MemoryRow[] = [];
   try {
-    const [capped, plain] = await runs;
+    const { capped, plain, sockets } = await runs;
     for (const [label, run] of [
       ['', capped],
       [' (V8 default young generation, without --max-semi-space-size=1)', plain],
@@ -118,11 +137,27 @@ export async function memoryRows(runs: Promise<[MemRun, MemRun]>): Promise<Memor
         target: shipped ? 'no growth' : '(info)',
         measured:
           `${first.heapUsedMb.toFixed(1)} → ${warm.heapUsedMb.toFixed(1)} → ${last.heapUsedMb.toFixed(1)} MB ` +
-          `(${signed(last.heapUsedMb - warm.heapUsedMb)} MB after warm-up; the world kept ${run.workflowsCompleted} workflows, ${run.vms} VMs)`,
+          `(${signed(last.heapUsedMb - warm.heapUsedMb)} MB after warm-up, of which compiled code ` +
+          `${signed(last.codeSpaceMb - warm.codeSpaceMb)} MB; the world kept ${run.workflowsCompleted} workflows, ${run.vms} VMs)`,
         ...(shipped ? { met: last.heapUsedMb - warm.heapUsedMb <= 1 } : {}),
       });
       if (!run.gcExposed) rows.push({ figure: '  (GC was not exposed: figures without a forced GC)', target: '', measured: '' });
     }
+    const s0 = sockets.samples[0];
+    const s1 = sockets.samples[1];
+    const sN = sockets.samples.at(-1);
+    if (!s0 || !s1 || !sN) throw new Error('no socket memory samples');
+    const arrow = (f: (s: SocketSample) => number): string =>
+      `${f(s0).toFixed(1)} → ${f(s1).toFixed(1)} → ${f(sN).toFixed(1)} MB`;
+    rows.push({
+      figure:
+        `Woodpecker clients over real sockets (fetch/undici, as shipped): ${sN.calls} calls, ` +
+        `${sN.streamConnections} event-stream connections; start → after ${s1.calls} calls → end`,
+      target: '(info) no growth',
+      measured:
+        `RSS ${arrow((s) => s.rssMb)}; heap used ${arrow((s) => s.heapUsedMb)}; ` +
+        `external ${arrow((s) => s.externalMb)}; array buffers ${arrow((s) => s.arrayBuffersMb)}`,
+    });
   } catch (e) {
     rows.push({ figure: 'memory', target: '≤ 80 MB', measured: `not measured: ${e instanceof Error ? e.message : String(e)}` });
   }

@@ -1,4 +1,5 @@
-import { setTimeout as pause } from 'node:timers/promises';
+import { gcExposed, readMemory } from './memory-sample.js';
+import type { MemoryReading } from './memory-sample.js';
 import { runAssembled } from '../src/assemble.js';
 /**
  * Child process of `npm run bench` (bundled like the production single-file bundle, run with `node --expose-gc`):
@@ -7,10 +8,7 @@ import { runAssembled } from '../src/assemble.js';
  * memory samples after a forced GC. `node rss-child.mjs TICKS ['{"eventStream":false}']`: the optional second
  * argument is option values (as the config table names them) for bisecting which feature costs what.
  *
- * A sample is taken when the process rests, as a daemon does between its ticks: virtual time packs a minute of the
- * daemon's work into a few milliseconds, so right after the forced GC V8's background threads are still sweeping and
- * handing freed pages back (that reading swings by 40 MB from one sample to the next, with the machine's load; it is
- * kept as `rssAfterGcMb`). The sample waits a few real-time pauses until RSS holds still (bounded by count).
+ * Each sample is read when the process rests after a forced GC (bench/memory-sample.ts says why).
  *
  * The world runs in the same process (its fakes keep growing histories: completed workflows, VM records); the fake
  * Timeweb request log is cleared as it goes, so what grows is the daemon's and the world's own state.
@@ -25,55 +23,16 @@ import { builtinWorkload } from '../src/sandbox/workloads.js';
 import { createWorld } from '../src/sandbox/world.js';
 import { seededRandom } from '../src/util/clock.js';
 
-export interface Sample {
+export interface Sample extends MemoryReading {
   ticks: number;
   virtualHours: number;
-  /** RSS when the process has rested after the forced GC (what a daemon between two ticks holds). */
-  rssMb: number;
-  /** RSS read at once after the forced GC, while V8's background threads still return freed pages. */
-  rssAfterGcMb: number;
-  heapTotalMb: number;
-  heapUsedMb: number;
-  /** Memory of C++ objects bound to JS objects, ArrayBuffers included. */
-  externalMb: number;
-  /** Buffers and ArrayBuffers (stream chunks, request and response bodies). */
-  arrayBuffersMb: number;
 }
 
-const MB = 1024 * 1024;
 const ticksWanted = Number(process.argv[2] ?? '10000');
 const overrides = JSON.parse(process.argv[3] ?? '{}') as OptionValues;
-const gc = (globalThis as { gc?: () => void }).gc;
-const mb = (bytes: number): number => Math.round((bytes / MB) * 10) / 10;
-
-/** Rest: real-time pauses until two readings in a row agree within 0.25 MB (at most 40 pauses of 25 ms). */
-async function restingRss(): Promise<number> {
-  let prev = process.memoryUsage.rss();
-  for (let i = 0; i < 40; i++) {
-    await pause(25);
-    const now = process.memoryUsage.rss();
-    if (i > 0 && Math.abs(now - prev) < MB / 4) return now;
-    prev = now;
-  }
-  return prev;
-}
 
 async function sample(ticks: number, hours: number): Promise<Sample> {
-  gc?.();
-  gc?.();
-  const afterGc = process.memoryUsage.rss();
-  const rss = await restingRss();
-  const m = process.memoryUsage();
-  return {
-    ticks,
-    virtualHours: Math.round(hours * 10) / 10,
-    rssMb: mb(rss),
-    rssAfterGcMb: mb(afterGc),
-    heapTotalMb: mb(m.heapTotal),
-    heapUsedMb: mb(m.heapUsed),
-    externalMb: mb(m.external),
-    arrayBuffersMb: mb(m.arrayBuffers),
-  };
+  return { ticks, virtualHours: Math.round(hours * 10) / 10, ...(await readMemory()) };
 }
 
 async function main(): Promise<void> {
@@ -130,7 +89,7 @@ async function main(): Promise<void> {
   await world.close();
   const st = world.woodpecker.state();
   process.stdout.write(
-    `${JSON.stringify({ samples, gcExposed: gc !== undefined, workflowsCompleted: st.completed.length, vms: world.vms().length })}\n`,
+    `${JSON.stringify({ samples, gcExposed: gcExposed(), workflowsCompleted: st.completed.length, vms: world.vms().length })}\n`,
   );
 }
 
