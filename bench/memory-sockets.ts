@@ -24,7 +24,7 @@ export interface SocketSample extends MemoryReading {
   streamConnections: number;
 }
 
-const callsWanted = Number(process.argv[2] ?? '6000');
+const callsWanted = Number(process.argv[2] ?? '12000');
 const TOKEN = 'bench-admin-token';
 
 async function main(): Promise<void> {

@@ -228,7 +228,7 @@ async function main(): Promise<void> {
   log(`twcloud-scaler benchmark${quick ? ' (quick)' : ''}: virtual time against the simulated world`);
 
   // Memory runs in child processes, in parallel with the rest.
-  const memory = startMemory(memTicks, quick ? 1000 : 6000);
+  const memory = startMemory(memTicks, quick ? 1000 : 12_000);
   if (only === 'memory') {
     rows.push(...(await memoryRows(memory)));
     finish(t0);
