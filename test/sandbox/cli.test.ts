@@ -187,7 +187,8 @@ describe('demo command', () => {
     const created = lines.flatMap((l, i) => (/ \+ server (pool-1-agent-\w+)/.exec(l) ? [[i, /pool-1-agent-\w+/.exec(l)?.[0] ?? ''] as const] : []));
     assert.ok(created.length > 0, 'a server was created');
     for (const [at, name] of created) {
-      const decided = lines.findIndex((l) => l.includes(`create ${name} — pending-work`));
+      // queued work, or the forecast's warm capacity (on by default) for the next arrivals
+      const decided = lines.findIndex((l) => l.includes(`create ${name} — pending-work`) || l.includes(`create ${name} — warm-capacity`));
       assert.ok(decided >= 0 && decided < at, `the create of ${name} (line ${decided}) is printed before its server (line ${at})`);
     }
     // the queue wait counts the workflows still waiting, and says so; the closing line counts unfinished workflows
