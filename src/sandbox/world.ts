@@ -210,6 +210,11 @@ export interface World {
   /** Queues every workload item at `start + arrival`. */
   feed(workload: Workload, start?: number): TimerHandle;
   vms(): VmRecord[];
+  /**
+   * Drops the history a long benchmark run does not need (completed workflows, the records of deleted VMs), so what
+   * grows in the process is the autoscaler's. Returns what was dropped. Audits and samples after it see less.
+   */
+  forgetHistory(): { workflows: number; vms: number };
   onEvent(fn: (e: WorldEvent) => void): void;
   sample(): WorldSample;
   /** `pool` says which agent names are the pool's (the engine's membership test, or a name pattern). */
@@ -502,6 +507,16 @@ export function createWorld(opts: WorldOptions): World {
     queueWorkflow,
     feed,
     vms: () => [...vms.values()].map((v) => ({ ...v })),
+    forgetHistory: () => {
+      let dropped = 0;
+      for (const [id, rec] of vms) {
+        if (rec.fate === 'deleted') {
+          vms.delete(id);
+          dropped++;
+        }
+      }
+      return { workflows: woodpecker.forgetCompleted(), vms: dropped };
+    },
     onEvent: (fn) => {
       listeners.push(fn);
     },
