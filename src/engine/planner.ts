@@ -308,7 +308,9 @@ class Planner {
         budget,
       });
     }
-    else if (delta < 0 && mode === 'full') summary.desired -= this.drain(-delta, { required, available });
+    else if (delta < 0 && mode === 'full') {
+      summary.desired -= this.drain(-delta, { required, available, budget: activeAgents.length > affordable });
+    }
     return summary;
   }
 
@@ -393,15 +395,24 @@ class Planner {
     return added + creates;
   }
 
-  private drainEligible(pa: PoolAgent): Reason | undefined {
+  /**
+   * May this agent be drained now? `budget`: the budget does not cover the next hour of every server, so the pool
+   * shrinks whether or not the agent works: a busy one is drained too (it takes no new workflow and finishes the ones
+   * it runs: running work is never cut, it goes once idle), under hourly billing in the teardown window before its
+   * next paid hour (its paid hour is used until then), under per-second billing at once.
+   */
+  private drainEligible(pa: PoolAgent, budget = false): Reason | undefined {
     const a = pa.agent;
     if (pa.noSchedule || pa.removed || a.last_contact === 0) return undefined;
     if (this.cordoned.has(a.name)) return undefined;
-    if (this.isDefault && pa.runningTasks > 0) return undefined;
+    if (this.isDefault && pa.runningTasks > 0 && !budget) return undefined;
+    const busy = pa.runningTasks > 0 ? ` (it finishes its ${pa.runningTasks} running workflow(s) first)` : '';
     if (this.cfg.billingModel === 'hourly') {
       if (!inTeardownWindow(a, this.cfg, this.now)) return undefined;
+      if (budget) return reason('budget', `the budget does not cover the agent's next paid hour, which is near${busy}`);
       return reason('billing-window', 'idle capacity, and the agent is in the teardown window before its next paid hour');
     }
+    if (budget) return reason('budget', `the budget does not cover the agent's next hour${busy}`);
     const idle = this.idleFor(pa);
     if (idle < this.cfg.agentIdleTimeout) return undefined;
     return reason(
@@ -412,12 +423,14 @@ class Planner {
     );
   }
 
-  private drain(n: number, ctx: { required: number; available: number }): number {
+  private drain(n: number, ctx: { required: number; available: number; budget: boolean }): number {
     let drained = 0;
     for (let i = 0; i < n; i++) {
-      const candidate = this.pool
-        .map((pa) => ({ pa, why: this.drainEligible(pa) }))
-        .find((c): c is { pa: PoolAgent; why: Reason } => c.why !== undefined);
+      const eligible = this.pool
+        .map((pa) => ({ pa, why: this.drainEligible(pa, ctx.budget) }))
+        .filter((c): c is { pa: PoolAgent; why: Reason } => c.why !== undefined);
+      // For the budget, idle agents first: a busy one is drained only when the idle ones do not shrink the pool enough.
+      const candidate = (ctx.budget ? eligible.find((c) => c.pa.runningTasks === 0) : undefined) ?? eligible[0];
       if (!candidate) break;
       const { pa, why } = candidate;
       pa.noSchedule = true;

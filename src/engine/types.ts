@@ -121,6 +121,7 @@ export type ReasonCode =
   | 'above-max-agents' // pool above max-agents
   | 'idle-timeout' // per-second billing: idle long enough
   | 'billing-window' // hourly billing: in the teardown window before the next paid hour
+  | 'budget' // the budget does not cover the next hour of every server: the pool shrinks (running work finishes)
   | 'drained' // drained agent with no running tasks
   | 'admin-drain' // operator asked for it
   | 'stale' // no contact for agent-inactivity-timeout

@@ -166,13 +166,28 @@ describe('budget', () => {
     assert.deepEqual(p.summary.budget, { currency: 'RUB', spentDay: 4, spentMonth: 4, daily: 10, room: 1, exhausted: false });
   });
 
-  it('an exhausted budget keeps nothing warm and lets min-agents go; running work is never cut', () => {
+  it('an exhausted budget keeps nothing warm and lets min-agents go; a busy agent takes no new work, its running work is never cut', () => {
     const agents = [agent(1, n('idle'), { work: 20 * MIN }), agent(2, n('busy'))];
     const obs = world({ agents, running: [2], free: 1 });
     const cfg = config({ minAgents: 2, budget, warm: warm({ minIdleSlots: 2 }) });
     const p = plan(obs, cfg, memory({ capacity: { arrivals: emptyHistory, ledger: ledger(9) } }));
-    assert.deepEqual(rows(p.actions), [['drain', n('idle'), 'idle-timeout']]);
+    // The idle one first; the busy one is drained too (a busy agent that kept taking queued work would renew past the
+    // cap hour after hour), and nothing of it is removed while it runs its workflow.
+    assert.deepEqual(rows(p.actions), [
+      ['drain', n('idle'), 'budget'],
+      ['drain', n('busy'), 'budget'],
+    ]);
+    assert.match(p.actions[1]?.reason.message ?? '', /finishes its 1 running workflow\(s\) first/);
     assert.equal(p.summary.budget?.exhausted, true);
+  });
+
+  it('hourly billing: the budget drains a busy agent only in the teardown window before its next paid hour', () => {
+    const cfg = config({ billingModel: 'hourly', budget });
+    const mem = memory({ capacity: { arrivals: emptyHistory, ledger: ledger(9) } });
+    const drains = (ageMin: number): string[][] =>
+      rows(plan(world({ agents: [agent(1, n('busy'), { created: ageMin * MIN })], running: [1] }), cfg, mem).actions);
+    assert.deepEqual(drains(30), [], 'mid-hour: the paid hour is used');
+    assert.deepEqual(drains(58), [['drain', n('busy'), 'budget']]);
   });
 
   it('the upstream policy obeys the budget too', () => {
