@@ -3,6 +3,7 @@ import { buildAgentEnvironment, renderUserData } from './cloudinit/render.js';
 import { engineConfigFrom, type CoreConfig } from './config/core-config.js';
 import { ConfigError, type OptionValues } from './config/types.js';
 import { leaseTtl } from './engine/lease.js';
+import { keepLedger, loadLedger, type LedgerStore } from './engine/ledger-store.js';
 import { fenceWrites, LeaseKeeper } from './engine/lease-keeper.js';
 import { runLoop } from './engine/loop.js';
 import { Reconciler, type TickReport } from './engine/reconciler.js';
@@ -36,6 +37,11 @@ export interface AssembleOptions {
   shared?: Pick<Assembled, 'woodpecker' | 'lease' | 'provider'>;
   /** The installation id the lease is named after; default this pool's (several pools: `poolsLeaseId`). */
   leaseId?: string;
+  /**
+   * Keeps the budget's ledger across restarts (the daemon: `--state-file`; the chaos harness: in memory). None: a
+   * restart forgets the spend so far.
+   */
+  ledgerStore?: LedgerStore;
 }
 
 export interface Assembled {
@@ -128,6 +134,8 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
       dryRun: core.dryRun,
     });
   const renderFor = (agent: DeployAgent): string => agentUserData(core, provider, agent);
+  const store = engine.budget ? opts.ledgerStore : undefined;
+  const initialLedger = store && engine.budget ? loadLedger(store, engine.poolId, clock.now(), engine.budget.timeZone) : undefined;
   // Every write of a tick is fenced by the lease (the lease keeper itself uses the bare client).
   const blocked = (): string | undefined => lease.writeBlocked();
   const reconciler = new Reconciler({
@@ -141,7 +149,10 @@ export async function assembleEngine(opts: AssembleOptions): Promise<Assembled> 
     renderUserData: renderFor,
     dryRun: core.dryRun,
     lease,
+    ...(initialLedger ? { initialLedger } : {}),
   });
+  // A dry run plans without spending: its ledger is not saved over the real one.
+  if (store && !core.dryRun) keepLedger(reconciler, store, engine.poolId, clock, initialLedger);
   const queuePollInterval = engine.policy === 'default' ? core.queuePollInterval : 0;
   const wake = new Wake();
   const events =

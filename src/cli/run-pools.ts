@@ -7,7 +7,7 @@ import type { PoolSetReport } from '../engine/pools.js';
 import { assemblePools, runPools, tickPoolsOnce } from '../pools.js';
 import { systemClock, type FetchFn } from '../util/clock.js';
 import { probeGrpcAddr } from './grpc-probe.js';
-import { describeReport, loggerFor, stopOnSignals, type DaemonHooks } from './run.js';
+import { describeReport, ledgerStoreFor, loggerFor, stopOnSignals, type DaemonHooks } from './run.js';
 import { VERSION } from './version.js';
 
 /** `--once` output of several pools: each pool's lines under its id, then the work no pool can run. */
@@ -35,7 +35,15 @@ export async function runPoolsDaemon(pools: readonly PoolConfig[], hooks: Daemon
   logger.info({ version: VERSION }, `starting twcloud-scaler version '${VERSION}'`);
   for (const w of hooks.warnings ?? []) logger.warn(w);
   for (const p of pools) if (p.core.cloudinitTemplate !== '') validateTemplate(p.core.cloudinitTemplate);
-  const a = await assemblePools({ pools, clock: systemClock, fetch: fetchFn, random: Math.random, logger, onRequest: hooks.onRequest });
+  const a = await assemblePools({
+    pools,
+    clock: systemClock,
+    fetch: fetchFn,
+    random: Math.random,
+    logger,
+    onRequest: hooks.onRequest,
+    ledgerStore: ledgerStoreFor(pools.map((p) => p.core), logger),
+  });
   a.pools.forEach((x, i) => {
     const p = pools[i];
     if (!p) return;

@@ -7,6 +7,7 @@ import { formatDuration } from '../config/duration.js';
 import { ineffectiveSettings } from '../config/no-effect.js';
 import { printableValues } from '../config/format.js';
 import type { OptionSpec, OptionValues } from '../config/types.js';
+import { fileLedgerStore, type LedgerStore } from '../engine/ledger-store.js';
 import type { Reconciler, TickReport } from '../engine/reconciler.js';
 import { createLogger } from '../observability/logger.js';
 import type { Provider } from '../providers/types.js';
@@ -42,6 +43,27 @@ export function loggerFor(core: Pick<CoreConfig, 'logLevel' | 'logFormat'>): Log
     level: core.logLevel,
     pretty: core.logFormat === 'auto' ? undefined : core.logFormat === 'pretty',
   });
+}
+
+/** Does this pool's configuration set a budget cap (the daemon's or, with several pools, its own)? */
+function capped(core: Pick<CoreConfig, 'budgetDaily' | 'budgetMonthly' | 'poolBudget'>): boolean {
+  const own = core.poolBudget;
+  return core.budgetDaily !== undefined || core.budgetMonthly !== undefined || own?.daily !== undefined || own?.monthly !== undefined;
+}
+
+/**
+ * The daemon's ledger store: `--state-file` (one file for every pool); none without it, and then a budget gets a
+ * start-up warning that a restart forgets the spend so far.
+ */
+export function ledgerStoreFor(cores: readonly Pick<CoreConfig, 'budgetDaily' | 'budgetMonthly' | 'poolBudget' | 'stateFile'>[], logger: Logger): LedgerStore | undefined {
+  const path = cores[0]?.stateFile;
+  if (path !== undefined) return fileLedgerStore(path, logger);
+  if (cores.some(capped)) {
+    logger.warn(
+      'a budget is set without --state-file (WOODPECKER_STATE_FILE): its ledger is kept in memory, so a restart forgets the spend so far this day and month and the caps can be passed on a day with restarts',
+    );
+  }
+  return undefined;
 }
 
 /** One line per tick outcome for `--once` and dry runs: what was planned and why. */
@@ -106,6 +128,7 @@ export async function runDaemon(
     random: Math.random,
     logger,
     onRequest: hooks.onRequest,
+    ledgerStore: ledgerStoreFor([core], logger),
   });
   const { engine, reconciler, provider, queuePollInterval } = assembled;
   logger.info(

@@ -57,6 +57,8 @@ export interface CoreConfig {
   /** The daemon's caps: with several pools, of all pools together. */
   budgetDaily: number | undefined;
   budgetMonthly: number | undefined;
+  /** Where the budget's ledger survives restarts (src/engine/ledger-store.ts); undefined = in memory only. */
+  stateFile: string | undefined;
   /** Several pools: this pool's own caps from the pools file (in addition to the daemon's). */
   poolBudget?: { daily?: number; monthly?: number };
   /** Resolved: a configured 0 becomes 2 × reconciliationInterval. */
@@ -388,6 +390,7 @@ export function toCoreConfig(values: OptionValues, opts: ToCoreConfigOptions = {
     timeZone: str(values, 'timeZone'),
     budgetDaily: optionalNum(values, 'budgetDaily'),
     budgetMonthly: optionalNum(values, 'budgetMonthly'),
+    stateFile: str(values, 'stateFile').trim() || undefined,
     danglingGrace: configuredGrace === 0 ? 2 * reconciliationInterval : configuredGrace,
     requestTimeout: duration(values, 'requestTimeout', { positive: true }),
     httpAddr: httpAddr(values),

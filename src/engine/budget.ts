@@ -8,9 +8,10 @@ import { localTime } from './schedule.js';
  * with the next hour of every server that already runs, and a server whose next hour does not fit is let go before
  * it renews; running work is never cut. Pure functions: the caller keeps the ledger between ticks.
  *
- * After a restart the ledger starts again from what exists: each server is charged from the start of its current
- * paid hour (hourly billing) or from the first observation (per-second billing), so spend earlier that day by
- * servers that are gone is not known. Prices come from the provider's price list, not from invoices.
+ * A restart keeps the ledger when a ledger store holds it (`--state-file`, see src/engine/ledger-store.ts). Without
+ * one the ledger starts again from what exists: each server is charged from the start of its current paid hour
+ * (hourly billing) or from the first observation (per-second billing), so spend earlier that day by servers that are
+ * gone is not known. Prices come from the provider's price list, not from invoices.
  */
 
 const HOUR = 3_600_000;
@@ -102,6 +103,16 @@ export function currentSpend(ledger: Ledger | undefined, now: number, timeZone: 
   if (!ledger) return { day: 0, month: 0 };
   const keys = periodKeys(now, timeZone);
   return { day: ledger.day === keys.day ? ledger.spentDay : 0, month: ledger.month === keys.month ? ledger.spentMonth : 0 };
+}
+
+/**
+ * A ledger kept across a restart (src/engine/ledger-store.ts), as of `now`: a day or month that has ended since it
+ * was saved starts again at 0, like `updateLedger` does; `paidUntil` is kept, so a server whose hour was charged before
+ * the restart is not charged again, and one that ran while the daemon was down is charged from where it was.
+ */
+export function ledgerAt(ledger: Ledger, now: number, timeZone: string): Ledger {
+  const spent = currentSpend(ledger, now, timeZone);
+  return { ...ledger, ...periodKeys(now, timeZone), spentDay: spent.day, spentMonth: spent.month };
 }
 
 export interface BudgetRoom {

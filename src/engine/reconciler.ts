@@ -3,6 +3,7 @@ import type { DeployAgent, Provider, ProviderInventory, ProviderServer } from '.
 import { monotonicNow, type Clock, type RandomFn } from '../util/clock.js';
 import { errorMessage } from '../util/guards.js';
 import { applyResults } from './after.js';
+import type { Ledger } from './budget.js';
 import { execute, type ActionResult, type WoodpeckerApi } from './executor.js';
 import { nextCapacity } from './capacity.js';
 import type { LeaseStatus } from './lease.js';
@@ -26,6 +27,8 @@ export interface ReconcilerDeps {
   lease?: LeaseGate;
   /** Run the provider's sweep (orphan floating IPs…) every this many ms; 0 disables. Default 10 minutes. */
   sweepInterval?: number;
+  /** The budget's ledger as a ledger store kept it across a restart (src/engine/ledger-store.ts); none = fresh. */
+  initialLedger?: Ledger;
 }
 
 /** Everything one tick saw, decided and did. Observability and the status page are built from these. */
@@ -70,7 +73,7 @@ export type TickListener = (report: TickReport) => void;
  * between ticks. Ticks must not overlap; the loop guarantees it, and `tick` refuses re-entry as a second fence.
  */
 export class Reconciler {
-  private memory: EngineMemory = initialMemory;
+  private memory: EngineMemory;
   private running = false;
   private lastServers: readonly ProviderServer[] | undefined;
   /** Monotonic ms of the last sweep (undefined: none yet). */
@@ -80,7 +83,10 @@ export class Reconciler {
   private readonly listeners: TickListener[] = [];
   last: TickReport | undefined;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    const ledger = deps.initialLedger;
+    this.memory = ledger ? { ...initialMemory, capacity: { ...initialMemory.capacity, ledger } } : initialMemory;
+  }
 
   get config(): EngineConfig {
     return this.deps.config;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { OptionValues } from '../../src/config/types.js';
 import { deriveInstallationId } from '../../src/engine/identity.js';
 import { leasePattern } from '../../src/engine/lease.js';
+import { memoryLedgerStore } from '../../src/engine/ledger-store.js';
 import { isOurAgentName } from '../../src/engine/pool.js';
 import type { Policy } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -15,6 +16,7 @@ import type { World, WorldOptions } from '../../src/sandbox/world.js';
 import type { Workload, WorkloadItem } from '../../src/sandbox/workloads.js';
 import { seededRandom } from '../../src/util/clock.js';
 import type { FetchFn } from '../../src/util/clock.js';
+import { billedPerDay } from './spend.js';
 
 /**
  * The chaos harness: the unmodified engine (assembled like the daemon) against the simulated world in virtual
@@ -87,6 +89,11 @@ export interface ChaosScenario {
     /** Process restarts, each at one of these points (in order). */
     restarts: RestartPoint[];
   };
+  /**
+   * A daily budget cap (in `values.budgetDaily` too): the process keeps its ledger in a store that survives its
+   * restarts (like `--state-file`), and the world's billed spend per day must never pass the cap.
+   */
+  budget?: { daily: number };
 }
 
 export interface ChaosStats {
@@ -106,6 +113,8 @@ export interface ChaosStats {
   workflows: { queued: number; completed: number };
   quiescedAfterMs: number;
   simulatedMs: number;
+  /** Budget runs: the world's billed spend of the busiest day, and the cap. */
+  spend?: { worstDay: number; cap: number };
 }
 
 export interface ChaosOutcome {
@@ -114,8 +123,13 @@ export interface ChaosOutcome {
   stats: ChaosStats;
 }
 
-/** A seeded scenario: pool limits, billing, timeouts, a short workload and the fault mix. */
-export function chaosScenario(seed: number, policy: Policy): ChaosScenario {
+/** Monthly price of the public IPv4 each server is billed with in the chaos world (the fake's floating IP price). */
+const IPV4_PER_MONTH = 150;
+/** Hours a monthly price is spread over (the fake's finances use the same). */
+const HOURS_PER_MONTH = 730;
+
+/** A seeded scenario: pool limits, billing, timeouts, a short workload and the fault mix; optionally a daily budget. */
+export function chaosScenario(seed: number, policy: Policy, opts: { dailyBudget?: number } = {}): ChaosScenario {
   const r = seededRandom((seed * 2654435761) >>> 0);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const minAgents = pick([0, 0, 1]);
@@ -130,6 +144,7 @@ export function chaosScenario(seed: number, policy: Policy): ChaosScenario {
     timewebcloudBilling: billing,
     agentIdleTimeout: pick([2 * M, 5 * M]),
     agentInactivityTimeout: pick([5 * M, 10 * M]),
+    ...(opts.dailyBudget !== undefined ? { budgetDaily: opts.dailyBudget } : {}),
   };
   const chaosMs = 75 * M;
   const items: WorkloadItem[] = [];
@@ -176,6 +191,7 @@ export function chaosScenario(seed: number, policy: Policy): ChaosScenario {
       agentKillEveryMs: 8 * M,
       restarts,
     },
+    ...(opts.dailyBudget !== undefined ? { budget: { daily: opts.dailyBudget } } : {}),
   };
 }
 
@@ -310,6 +326,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
     get neverBootRate(): number {
       return faultsOn ? sc.faults.neverBootRate : 0;
     },
+    timeweb: { floatingIpPrice: IPV4_PER_MONTH },
   };
   const world = createWorld(worldOpts);
 
@@ -339,8 +356,38 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
     overMax = over;
   };
 
+  // ---- the budget: the world's billed spend per day, from its own server records ----------------------------------
+  const billing = sc.values.timewebcloudBilling === 'per-second' ? 'per-second' : 'hourly';
+  const presetPrice = new Map(world.timeweb.catalog().presets.map((p) => [p.id, p.price]));
+  /** Per owned server name: its price per hour (preset and public IPv4), from the price list when it was created. */
+  const perHour = new Map<string, number>();
+  const overDays = new Set<string>();
+  const checkBudget = (where: string): void => {
+    const cap = sc.budget?.daily;
+    if (cap === undefined) return;
+    const billed = world
+      .vms()
+      .filter((v) => perHour.has(v.name))
+      .map((v) => ({ name: v.name, createdAt: v.createdAt, deletedAt: v.deletedAt, perHour: perHour.get(v.name) ?? 0 }));
+    for (const [day, spent] of billedPerDay(billed, clock.now(), billing)) {
+      stats.spend = { cap, worstDay: Math.max(stats.spend?.worstDay ?? 0, spent) };
+      if (spent > cap + 1e-9 && !overDays.has(day)) {
+        overDays.add(day);
+        violate(`billed spend on ${day} ${spent.toFixed(2)} > daily budget ${cap.toFixed(2)} (${where})`);
+      }
+    }
+  };
+
   world.onEvent((e) => {
     if (e.kind !== 'workflow-queued') trace(e.message);
+    if (e.kind === 'server-created') {
+      const server = world.timeweb.serverByName(e.subject)[0];
+      if (server && isOwnedServer(server, OWNER)) {
+        const monthly = (presetPrice.get(server.preset_id ?? -1) ?? Infinity) + IPV4_PER_MONTH;
+        perHour.set(server.name, monthly / HOURS_PER_MONTH);
+      }
+    }
+    checkBudget(`at ${e.kind} ${e.subject}`);
     if (e.kind === 'server-created') {
       stats.serversCreated++;
       if (/never finish/.test(e.message)) stats.neverBooted++;
@@ -440,6 +487,8 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
   };
   const timers: TimerHandle[] = [];
   const values = sandboxValues(world, sc.values);
+  // Budget runs: the ledger survives the process restarts, like a state file survives a kill.
+  const ledgerStore = sc.budget ? memoryLedgerStore() : undefined;
 
   const matchesPoint = (point: RestartPoint, info: RequestInfo): 'before' | 'after' | undefined => {
     switch (point) {
@@ -565,6 +614,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
         fetch: proc.fetch,
         random: seededRandom(Math.floor(rng() * 2 ** 32)),
         logger,
+        ...(ledgerStore ? { ledgerStore } : {}),
       });
       if (proc.killed) return;
       trace(`process #${proc.gen} started`);
@@ -649,6 +699,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
 
   const stepCheck = (): void => {
     checkMaxAgents('after a clock step');
+    checkBudget('after a clock step');
   };
 
   await clock.runWhile(() => {
@@ -685,7 +736,9 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
     const deadPool = st.agents.filter((a) => pattern.test(a.name) && a.connection !== 'online');
     if (deadPool.length > 0) problems.push(`pool agents not online: ${deadPool.map((a) => `${a.name} (${a.connection})`).join(', ')}`);
     const done = st.completed.filter((w) => w.status === 'success').length;
-    if (done !== sc.workload.items.length || audit.workflows.unfinished > 0) {
+    // A budget that binds leaves work queued for the next day: it must only not be running on a server left behind.
+    const waitingForBudget = sc.budget !== undefined && st.running.length === 0;
+    if (!waitingForBudget && (done !== sc.workload.items.length || audit.workflows.unfinished > 0)) {
       problems.push(`${done} of ${sc.workload.items.length} workflows completed, ${audit.workflows.unfinished} unfinished`);
     }
     return problems;
@@ -721,6 +774,7 @@ export async function runChaos(sc: ChaosScenario, opts: RunOptions = {}): Promis
       await clock.runWhile(() => finished, clock.now() + 30 * M);
     }
   }
+  checkBudget('at the end');
   stats.simulatedMs = clock.now() - start;
   await world.close();
   return { scenario: sc, violations, stats };
@@ -732,7 +786,8 @@ export function describeScenario(sc: ChaosScenario): string {
   return (
     `seed ${sc.seed} policy ${sc.policy}: min ${sc.minAgents} max ${sc.maxAgents} wpa ${String(v.workflowsPerAgent)} ` +
     `billing ${String(v.timewebcloudBilling)} idle ${Number(v.agentIdleTimeout) / M}m inactivity ` +
-    `${Number(v.agentInactivityTimeout) / M}m; ${sc.workload.items.length} workflows; restarts ${sc.faults.restarts.join(', ')}`
+    `${Number(v.agentInactivityTimeout) / M}m; ${sc.workload.items.length} workflows; restarts ${sc.faults.restarts.join(', ')}` +
+    (sc.budget ? `; daily budget ${sc.budget.daily}` : '')
   );
 }
 

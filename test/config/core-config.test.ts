@@ -47,6 +47,7 @@ describe('toCoreConfig', () => {
       timeZone: 'UTC',
       budgetDaily: undefined,
       budgetMonthly: undefined,
+      stateFile: undefined,
       danglingGrace: 120_000,
       requestTimeout: 30_000,
       httpAddr: '127.0.0.1:8080',

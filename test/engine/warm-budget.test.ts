@@ -184,7 +184,7 @@ describe('budget', () => {
   it('hourly billing: the budget drains a busy agent only in the teardown window before its next paid hour', () => {
     const cfg = config({ billingModel: 'hourly', budget });
     const mem = memory({ capacity: { arrivals: emptyHistory, ledger: ledger(9) } });
-    const drains = (ageMin: number): string[][] =>
+    const drains = (ageMin: number): ReturnType<typeof rows> =>
       rows(plan(world({ agents: [agent(1, n('busy'), { created: ageMin * MIN })], running: [1] }), cfg, mem).actions);
     assert.deepEqual(drains(30), [], 'mid-hour: the paid hour is used');
     assert.deepEqual(drains(58), [['drain', n('busy'), 'budget']]);
