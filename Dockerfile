@@ -24,7 +24,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && printf '#!/bin/sh\nexec node /app/bin/twcloud-scaler.js "$@"\n' > /usr/local/bin/twcloud-scaler \
- && chmod 0755 /usr/local/bin/twcloud-scaler
+ && chmod 0755 /usr/local/bin/twcloud-scaler \
+ && mkdir -p /var/lib/twcloud-scaler \
+ && chown node:node /var/lib/twcloud-scaler
 COPY bin ./bin
 COPY --from=build /src/dist ./dist
 
@@ -34,6 +36,9 @@ COPY --from=build /src/dist ./dist
 ENV WOODPECKER_HTTP_ADDR=0.0.0.0:8080
 # JSON logs, one object per line (set WOODPECKER_LOG_FORMAT=pretty for readable lines).
 ENV WOODPECKER_LOG_FORMAT=json
+# The budget's ledger survives restarts here; mount a volume on /var/lib/twcloud-scaler (the compose files do) so it
+# survives a new container too. A named volume takes the directory's owner (node) from the image.
+ENV WOODPECKER_STATE_FILE=/var/lib/twcloud-scaler/state.json
 
 USER node
 EXPOSE 8080

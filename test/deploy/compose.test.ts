@@ -26,6 +26,8 @@ const hasCompose = spawnSync('sh', ['-c', 'command -v docker-compose'], { encodi
 const skipCompose =
   hasCompose || requireValidators ? false : 'docker-compose not found (apt-get install --no-install-recommends docker-compose); set REQUIRE_VALIDATORS=1 to fail instead';
 
+/** Where the image keeps the budget's ledger (WOODPECKER_STATE_FILE); a volume must be mounted there. */
+const STATE_DIR = /^ENV WOODPECKER_STATE_FILE=(.*)\/[^/]+$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? 'unset';
 const KNOWN = new Set(allOptionSpecs().flatMap((s) => [...s.env, ...(s.fileEnv ?? [])]));
 /** The variables only the Woodpecker server may see (its forge secret among them). */
 const SERVER_ONLY = ['WOODPECKER_HOST', 'WOODPECKER_ADMIN', 'WOODPECKER_FORGEJO_URL', 'WOODPECKER_FORGEJO_CLIENT', 'WOODPECKER_FORGEJO_SECRET'];
@@ -43,7 +45,7 @@ function envKeys(text: string, commented: boolean): Map<string, string> {
 interface ComposeResult {
   status: number | null;
   stderr: string;
-  services: Record<string, { environment?: Record<string, string> }>;
+  services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
 }
 
 /** `docker-compose -f FILE config` in a scratch directory holding only `files`. */
@@ -97,6 +99,7 @@ describe('docker-compose.autoscaler.yml (next to an existing Woodpecker server)'
     assert.equal(env.WOODPECKER_SERVER, 'https://ci.example.com', 'the server by its public address');
     assert.equal(env.WOODPECKER_GRPC_ADDR, 'ci.example.com:9000');
     assert.equal(env.WOODPECKER_PROVIDER, 'timewebcloud');
+    assert.ok(ok.services.autoscaler?.volumes?.some((v) => v.startsWith(`autoscaler-state:${STATE_DIR}`)), 'the state file survives a new container');
     for (const key of Object.keys(env)) assert.ok(KNOWN.has(key), `${key} is not an autoscaler option`);
 
     const missing = composeConfig('docker-compose.autoscaler.yml', {});
@@ -133,6 +136,7 @@ describe('docker-compose.yml (all in one) and .env.example', () => {
       assert.ok(scaler[key], key);
     }
     assert.equal(scaler.WOODPECKER_SERVER, 'http://woodpecker-server:8000', 'the compose network in the all-in-one');
+    assert.ok(ok.services.autoscaler?.volumes?.some((v) => v.startsWith(`autoscaler-state:${STATE_DIR}`)), 'the state file survives a new container');
 
     // A required server variable missing is reported by name.
     const bad = composeConfig('docker-compose.yml', { '.env': serverEnv.replace(/^WOODPECKER_HOST=.*$/m, ''), '.env.autoscaler': autoscalerEnv });

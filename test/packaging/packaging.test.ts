@@ -46,6 +46,12 @@ describe('Dockerfile', () => {
     assert.match(runtime, /ENTRYPOINT \["node", "--max-semi-space-size=1", "\/app\/bin\/twcloud-scaler\.js"\]/);
   });
 
+  it('keeps the budget\'s state file in a directory the non-root user owns', () => {
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    assert.match(runtime, /^ENV WOODPECKER_STATE_FILE=\/var\/lib\/twcloud-scaler\/state\.json$/m);
+    assert.match(runtime, /chown node:node \/var\/lib\/twcloud-scaler/);
+  });
+
   it('has a healthcheck command that works as written', async () => {
     const m = /CMD \["node", "-e", "(.*)"\]\s*$/m.exec(dockerfile);
     assert.ok(m);
@@ -92,6 +98,9 @@ describe('systemd unit', () => {
       'CapabilityBoundingSet=',
       'EnvironmentFile=/etc/twcloud-scaler/env',
       'RestartPreventExitStatus=2',
+      // The budget's ledger survives restarts in the unit's own writable state directory.
+      'StateDirectory=twcloud-scaler',
+      'Environment=WOODPECKER_STATE_FILE=/var/lib/twcloud-scaler/state.json',
     ]) {
       assert.match(unit, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'), line);
     }
