@@ -330,7 +330,7 @@ export const coreOptions: readonly OptionSpec[] = [
     placeholder: 'FILE',
     category: CoreCategory.capacity,
     description:
-      'JSON file where the budget\'s ledger (spend so far this day and month, and up to when each server is paid) survives a restart, for every pool; written atomically after the ticks that change it. Its directory must be writable (the Docker images and the systemd unit give it one). A corrupt or unreadable file is a warning and a fresh ledger. Empty = in memory only: with --budget-daily or --budget-monthly, a restart forgets the spend so far that day and month.',
+      'JSON file where the budget\'s ledger (spend so far this day and month, and up to when each server is paid) survives a restart, for every pool; written atomically after the ticks that change it. Its directory must be writable (the Docker image and the systemd unit set one). A corrupt or unreadable file is a warning and a fresh ledger. Empty = in memory only: with --budget-daily or --budget-monthly, a restart forgets the spend so far that day and month.',
   },
   {
     key: 'danglingGrace',
