@@ -14,7 +14,9 @@ import {
   writeFileAtomic,
 } from '../../src/engine/ledger-store.js';
 import { ledgerStoreFor } from '../../src/cli/run.js';
+import { parsePoolsFile } from '../../src/config/pools-file.js';
 import type { OptionValues } from '../../src/config/types.js';
+import { assemblePools } from '../../src/pools.js';
 import { assembleEngine } from '../../src/assemble.js';
 import { sandboxCore, sandboxValues } from '../../src/sandbox/engine.js';
 import { DEFAULT_SIM_START, VirtualClock } from '../../src/sandbox/virtual-clock.js';
@@ -269,5 +271,43 @@ describe('assembly: the engine takes its ledger from the store', () => {
     assert.deepEqual(dry.saved?.paidUntil, { 'pool-1-agent-gone': DEFAULT_SIM_START });
     const none = await run({});
     assert.equal(none.initial, undefined);
+  });
+});
+
+describe('several pools: one store, each pool its own ledger by pool id', () => {
+  it('every pool starts from its own saved ledger and saves it under its id', async () => {
+    const clock = new VirtualClock();
+    const world = createWorld({ scheduler: clock, random: seededRandom(5), grpcAddr: 'woodpecker-server:9000', track: (p) => clock.track(p) });
+    const store = memoryLedgerStore();
+    const saved = (spentDay: number): Ledger => ({ day: '2025-1-6', month: '2025-1', spentDay, spentMonth: spentDay, paidUntil: {} });
+    store.save('small', saved(3));
+    store.save('large', saved(5));
+    try {
+      const values = sandboxValues(world, { minAgents: 0, forecast: false, budgetDaily: 50 });
+      const yaml = 'pools:\n  - id: large\n    agent-labels: size=large\n  - id: small\n    agent-labels: size=small\n';
+      const a = await assemblePools({
+        pools: parsePoolsFile(yaml, 'pools.yaml', values),
+        clock,
+        fetch: world.fetch,
+        random: seededRandom(6),
+        logger: captureLogger().logger,
+        ledgerStore: store,
+      });
+      assert.deepEqual(
+        a.pools.map((p) => [p.engine.poolId, p.reconciler.state.capacity.ledger?.spentDay]),
+        [
+          ['large', 5],
+          ['small', 3],
+        ],
+      );
+      world.queueWorkflow({ durationMs: 600_000, labels: { size: 'small' } });
+      await a.set.tick('full');
+      const after = store.load();
+      assert.equal(after.large?.spentDay, 5, 'nothing created for large: unchanged');
+      assert.ok((after.small?.spentDay ?? 0) > 3, 'small created a server: its hour is added to what it had spent');
+      await a.first.lease.release();
+    } finally {
+      await world.close();
+    }
   });
 });
