@@ -500,6 +500,11 @@ export async function runTimewebTest(o: TimewebTestOptions): Promise<TimewebTest
       message = `the server came up, but the clean-up left: ${left.join(', ')}`;
     }
     pairs.push(['result', verdict]);
+    if (exitCode === 0 && o.waitAgent && tAgent !== undefined) {
+      // The forecast keeps slots for the arrivals of one boot time: this account's boot, rounded up to 10 s.
+      const boot = Math.ceil((tAgent - t0) / 10_000) * 10_000;
+      pairs.push(['forecast', `set --boot-time ${formatDuration(boot)} (WOODPECKER_BOOT_TIME=${formatDuration(boot)}) for this boot path; the default is 2m`]);
+    }
     print(formatPairs(pairs));
 
     const remaining = kept ? [...created] : created.filter((r) => !deletedIds.has(`${r.kind}:${r.id}`));

@@ -514,6 +514,7 @@ describe('timeweb test', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /agent pool-1-agent-\w+ contacted the Woodpecker server/);
     assert.match(r.out, /result\s+OK: the agent connected/);
+    assert.match(r.out, /forecast\s+set --boot-time \d+(m|s|m\d+s) \(WOODPECKER_BOOT_TIME=\d+(m|s|m\d+s)\) for this boot path/);
     assert.deepEqual(wp.state().agents, []);
     assertAllCleaned(w);
   });
