@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePoolsFile } from '../../src/config/pools-file.js';
-import type { OptionValues } from '../../src/config/types.js';
 import { formatStatus } from '../../src/cli/admin.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { mergeExpositions, observePools } from '../../src/observability/pools.js';
 import { createStatusTracker } from '../../src/observability/status.js';
-import { assemblePools, type AssembledPools } from '../../src/pools.js';
-import { sandboxValues } from '../../src/sandbox/engine.js';
 import { drive } from '../../src/sandbox/simulate.js';
-import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
-import { createWorld, type World } from '../../src/sandbox/world.js';
-import { seededRandom } from '../../src/util/clock.js';
-
-const S = 1000;
-const M = 60 * S;
+import type { AssembledPools } from '../../src/pools.js';
+import type { VirtualClock } from '../../src/sandbox/virtual-clock.js';
+import type { World } from '../../src/sandbox/world.js';
+import { M, S, assemblePoolsText, created, live, newWorld } from './pools-world.js';
 
 const POOLS = `
 pools:
@@ -28,34 +21,8 @@ pools:
 `;
 
 async function setup(): Promise<{ clock: VirtualClock; world: World; a: AssembledPools }> {
-  const clock = new VirtualClock();
-  const world = createWorld({
-    scheduler: clock,
-    random: seededRandom(5),
-    grpcAddr: 'woodpecker-server:9000',
-    bootDelay: 60 * S,
-    agentStartDelay: 20 * S,
-    agentDeathAfter: { min: 1000 * M, max: 1000 * M },
-    track: (p) => clock.track(p),
-  });
-  const user: OptionValues = {
-    minAgents: 0,
-    workflowsPerAgent: 1,
-    timewebcloudBilling: 'per-second',
-    agentIdleTimeout: 5 * M,
-  };
-  const pools = parsePoolsFile(POOLS, 'pools.yaml', sandboxValues(world, user), { core: { requireServer: false } });
-  const a = await drive(clock, assemblePools({ pools, clock, fetch: world.fetch, random: seededRandom(9), logger: silentLogger() }));
-  return { clock, world, a };
-}
-
-/** Live servers of a pool (by the engine's own name pattern: the fake account holds only this installation's). */
-function live(world: World, pool: string): number {
-  return world.timeweb.servers().filter((s) => s.name.startsWith(`pool-${pool}-agent-`)).length;
-}
-
-function created(world: World, pool: string): number {
-  return world.vms().filter((v) => v.name.startsWith(`pool-${pool}-agent-`)).length;
+  const { clock, world } = newWorld();
+  return { clock, world, a: await assemblePoolsText(clock, world, POOLS) };
 }
 
 describe('several pools in one daemon (--pools-file), against the fakes in virtual time', () => {

@@ -1,48 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePoolsFile } from '../../src/config/pools-file.js';
 import type { OptionValues } from '../../src/config/types.js';
 import { budgetRoom, currentSpend, type BudgetSettings, type Ledger, type OtherPoolsSpend } from '../../src/engine/budget.js';
 import { deriveInstallationId } from '../../src/engine/identity.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { TimewebProvider } from '../../src/providers/timeweb/provider.js';
-import { assemblePools, type AssembledPools } from '../../src/pools.js';
-import { sandboxValues } from '../../src/sandbox/engine.js';
+import type { AssembledPools } from '../../src/pools.js';
 import { drive } from '../../src/sandbox/simulate.js';
-import { VirtualClock } from '../../src/sandbox/virtual-clock.js';
-import { createWorld, type World } from '../../src/sandbox/world.js';
-import { seededRandom } from '../../src/util/clock.js';
+import type { World } from '../../src/sandbox/world.js';
+import { H, M, S, assemblePoolsText, created, isPool, live, newWorld } from './pools-world.js';
 
 /** Warm capacity, budget and identity of several pools in one daemon, against the fakes in virtual time. */
 
-const S = 1000;
-const M = 60 * S;
-const H = 60 * M;
-
-function newWorld(): { clock: VirtualClock; world: World } {
-  const clock = new VirtualClock();
-  const world = createWorld({
-    scheduler: clock,
-    random: seededRandom(5),
-    grpcAddr: 'woodpecker-server:9000',
-    bootDelay: 60 * S,
-    agentStartDelay: 20 * S,
-    agentDeathAfter: { min: 1000 * H, max: 1000 * H },
-    track: (p) => clock.track(p),
-  });
-  return { clock, world };
-}
-
-const BASE: OptionValues = { minAgents: 0, workflowsPerAgent: 1, timewebcloudBilling: 'per-second', agentIdleTimeout: 5 * M };
-
-async function assemble(clock: VirtualClock, world: World, text: string, user: OptionValues = {}, seed = 9): Promise<AssembledPools> {
-  const pools = parsePoolsFile(text, 'pools.yaml', sandboxValues(world, { ...BASE, ...user }), { core: { requireServer: false } });
-  return drive(clock, assemblePools({ pools, clock, fetch: world.fetch, random: seededRandom(seed), logger: silentLogger() }));
-}
-
-const isPool = (pool: string) => (name: string): boolean => name.startsWith(`pool-${pool}-agent-`);
-const live = (world: World, pool: string): number => world.timeweb.servers().filter((s) => isPool(pool)(s.name)).length;
-const created = (world: World, pool: string): number => world.vms().filter((v) => isPool(pool)(v.name)).length;
+const assemble = assemblePoolsText;
 
 describe('several pools: warm capacity per pool', () => {
   it('only the pool with min-idle-slots keeps idle slots', async () => {
